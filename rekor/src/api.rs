@@ -1,0 +1,292 @@
+//! Rekor v1 REST API (axum). Handlers parse and validate requests and shape
+//! responses; the log logic lives in [`crate::service`].
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::service::{LookupError, Service};
+
+/// An error in Rekor's shape: `{"code": <status>, "message": "..."}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub location: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            location: None,
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"code": self.status.as_u16(), "message": self.message});
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        if let Some(loc) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            resp.headers_mut().insert(header::LOCATION, loc);
+        }
+        resp
+    }
+}
+
+impl From<LookupError> for ApiError {
+    fn from(e: LookupError) -> Self {
+        match e {
+            LookupError::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error reading the log",
+                )
+            }
+        }
+    }
+}
+
+/// 404 for entry lookups has no body upstream.
+fn not_found() -> Response {
+    StatusCode::NOT_FOUND.into_response()
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+pub fn router(svc: Arc<Service>) -> Router {
+    Router::new()
+        .route(
+            "/api/v1/log/entries",
+            post(create_entry).get(entry_by_index),
+        )
+        .route("/api/v1/log/entries/retrieve", post(search_log_query))
+        .route("/api/v1/log/entries/retrieve/", post(search_log_query))
+        .route("/api/v1/log/entries/{id}", get(entry_by_uuid))
+        .route("/api/v1/log", get(log_info))
+        .route("/api/v1/log/publicKey", get(public_key))
+        .route("/api/v1/log/proof", get(log_proof))
+        .route("/api/v1/index/retrieve", post(search_index))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "path not found") })
+        .layer(middleware::from_fn_with_state(svc.clone(), observe))
+        .with_state(svc)
+}
+
+/// Counts and times every request by matched route (not raw path, so that
+/// entry IDs do not explode label cardinality).
+async fn observe(State(svc): State<Arc<Service>>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let mut resp = next.run(req).await;
+    let m = svc.metrics();
+    m.requests
+        .get_or_create(&crate::metrics::RequestLabels {
+            route: route.clone(),
+            method,
+            code: resp.status().as_u16(),
+        })
+        .inc();
+    m.latency
+        .get_or_create(&crate::metrics::RouteLabels { route })
+        .observe(start.elapsed().as_secs_f64());
+    // GET responses reflect the moving head; upstream marks them no-cache.
+    resp.headers_mut()
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-cache"));
+    resp
+}
+
+async fn read_json(svc: &Service, body: Body) -> Result<Value, ApiError> {
+    let limit = svc.max_request_bytes();
+    let bytes: Bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body exceeds the maximum of {limit} bytes"),
+        )
+    })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("error parsing request body as JSON: {e}")))
+}
+
+async fn create_entry(State(svc): State<Arc<Service>>, req: Request) -> Response {
+    let value = match read_json(&svc, req.into_body()).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    match svc.create(&value).await {
+        Ok((entry_id, entry)) => {
+            let mut resp = json_response(StatusCode::CREATED, &json!({ entry_id.clone(): entry }));
+            let h = resp.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&entry_id) {
+                h.insert(header::ETAG, v);
+            }
+            if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/log/entries/{entry_id}")) {
+                h.insert(header::LOCATION, v);
+            }
+            resp
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct IndexQuery {
+    #[serde(rename = "logIndex")]
+    log_index: Option<String>,
+}
+
+async fn entry_by_index(State(svc): State<Arc<Service>>, Query(q): Query<IndexQuery>) -> Response {
+    let Some(raw) = q.log_index else {
+        return ApiError::bad_request("logIndex is required").into_response();
+    };
+    let Ok(index) = raw.parse::<i64>() else {
+        return ApiError::bad_request(format!("logIndex {raw:?} is not an integer"))
+            .into_response();
+    };
+    if index < 0 {
+        return ApiError::bad_request("logIndex must be greater than or equal to 0")
+            .into_response();
+    }
+    match svc.entry_by_index(index as u64) {
+        Ok(Some((id, entry))) => json_response(StatusCode::OK, &json!({ id: entry })),
+        Ok(None) => not_found(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn entry_by_uuid(State(svc): State<Arc<Service>>, Path(id): Path<String>) -> Response {
+    let leaf = match svc.parse_entry_id(&id) {
+        Ok(Some(leaf)) => leaf,
+        Ok(None) => return not_found(),
+        Err(e) => return e.into_response(),
+    };
+    match svc.entry_by_leaf(&leaf) {
+        Ok(Some((id, entry))) => json_response(StatusCode::OK, &json!({ id: entry })),
+        Ok(None) => not_found(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn search_log_query(State(svc): State<Arc<Service>>, req: Request) -> Response {
+    let value = match read_json(&svc, req.into_body()).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    match svc.search_log_query(&value) {
+        Ok(results) => json_response(StatusCode::OK, &Value::Array(results)),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn log_info(State(svc): State<Arc<Service>>) -> Response {
+    json_response(StatusCode::OK, &svc.log_info())
+}
+
+#[derive(Deserialize)]
+struct TreeQuery {
+    #[serde(rename = "treeID")]
+    tree_id: Option<String>,
+}
+
+async fn public_key(State(svc): State<Arc<Service>>, Query(q): Query<TreeQuery>) -> Response {
+    if let Err(e) = svc.check_tree_id(q.tree_id.as_deref()) {
+        return e.into_response();
+    }
+    let mut resp = Response::new(Body::from(svc.public_key_pem()));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-pem-file"),
+    );
+    resp
+}
+
+#[derive(Deserialize)]
+struct ProofQuery {
+    #[serde(rename = "firstSize")]
+    first_size: Option<String>,
+    #[serde(rename = "lastSize")]
+    last_size: Option<String>,
+    #[serde(rename = "treeID")]
+    tree_id: Option<String>,
+}
+
+async fn log_proof(State(svc): State<Arc<Service>>, Query(q): Query<ProofQuery>) -> Response {
+    let parse =
+        |name: &str, v: Option<&str>, default: Option<u64>| -> Result<u64, ApiError> {
+            match v {
+                None => default.ok_or_else(|| ApiError::bad_request(format!("{name} is required"))),
+                Some(s) => s.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    ApiError::bad_request(format!("{name} must be an integer >= 1"))
+                }),
+            }
+        };
+    let result = (|| {
+        svc.check_tree_id(q.tree_id.as_deref())?;
+        let first = parse("firstSize", q.first_size.as_deref(), Some(1))?;
+        let last = parse("lastSize", q.last_size.as_deref(), None)?;
+        svc.consistency_proof(first, last)
+    })();
+    match result {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn search_index(State(svc): State<Arc<Service>>, req: Request) -> Response {
+    let value = match read_json(&svc, req.into_body()).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    match svc.search_index(&value) {
+        Ok(ids) => json_response(StatusCode::OK, &json!(ids)),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn healthz(State(svc): State<Arc<Service>>) -> Response {
+    let head = svc.head();
+    json_response(
+        StatusCode::OK,
+        &json!({"status": "ok", "treeSize": head.size}),
+    )
+}
+
+async fn metrics(State(svc): State<Arc<Service>>, _h: HeaderMap) -> Response {
+    let mut resp = Response::new(Body::from(svc.render_metrics()));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}

@@ -1,0 +1,246 @@
+//! Configuration: a TOML file, overridden by flags and `REKOR_*` environment
+//! variables, with defaults that work on a laptop.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Command-line flags (each also settable by environment variable).
+#[derive(Debug, Default, clap::Parser)]
+#[command(
+    name = "rekor-server",
+    version,
+    about = "Rekor-compatible transparency log (Rekor v1 REST API)"
+)]
+pub struct Args {
+    /// TOML configuration file.
+    #[arg(long, env = "REKOR_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "REKOR_LISTEN")]
+    pub listen: Option<String>,
+    /// Directory of the embedded store (created if missing).
+    #[arg(long, env = "REKOR_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PEM private key (ECDSA P-256, PKCS#8 or SEC1, optionally encrypted; the
+    /// passphrase comes from REKOR_SIGNING_KEY_PASSPHRASE). Default:
+    /// <data_dir>/log-key.pem, generated on first start.
+    #[arg(long, env = "REKOR_SIGNING_KEY")]
+    pub signing_key: Option<PathBuf>,
+    /// Public base URL of this log (what clients are given).
+    #[arg(long, env = "REKOR_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Checkpoint origin host and signer name (default: host of base_url).
+    #[arg(long, env = "REKOR_HOSTNAME")]
+    pub hostname: Option<String>,
+    /// Tree ID (positive int64); generated and pinned on first start if unset.
+    #[arg(long, env = "REKOR_TREE_ID")]
+    pub tree_id: Option<i64>,
+    /// Most entries per sequencer batch.
+    #[arg(long, env = "REKOR_BATCH_MAX")]
+    pub batch_max: Option<usize>,
+    /// Longest a batch waits for more entries, in milliseconds (0: group commit).
+    #[arg(long, env = "REKOR_BATCH_LINGER_MS")]
+    pub batch_linger_ms: Option<u64>,
+    /// Largest accepted request body in bytes.
+    #[arg(long, env = "REKOR_MAX_REQUEST_BYTES")]
+    pub max_request_bytes: Option<usize>,
+}
+
+/// The configuration file; every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub signing_key: Option<PathBuf>,
+    pub base_url: Option<String>,
+    pub hostname: Option<String>,
+    pub tree_id: Option<i64>,
+    pub batch_max: Option<usize>,
+    pub batch_linger_ms: Option<u64>,
+    pub max_request_bytes: Option<usize>,
+    pub block_cache_mb: Option<usize>,
+}
+
+/// Resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub signing_key: PathBuf,
+    /// True when the key path was defaulted (it may be generated).
+    pub signing_key_defaulted: bool,
+    pub base_url: String,
+    pub hostname: String,
+    pub tree_id: Option<i64>,
+    pub batch_max: usize,
+    pub batch_linger: Duration,
+    pub max_request_bytes: usize,
+    pub block_cache_bytes: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {0}: {1}")]
+    Read(String, std::io::Error),
+    #[error("invalid config file {0}: {1}")]
+    Parse(String, String),
+    #[error("invalid setting: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    pub fn resolve(args: &Args) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(p) => load_file(p)?,
+            None => FileConfig::default(),
+        };
+        let listen_s = args
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:3000".into());
+        let listen: SocketAddr = listen_s
+            .parse()
+            .map_err(|_| ConfigError::Invalid(format!("listen address {listen_s:?}")))?;
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./rekor-data"));
+        let (signing_key, signing_key_defaulted) =
+            match args.signing_key.clone().or(file.signing_key) {
+                Some(p) => (p, false),
+                None => (data_dir.join("log-key.pem"), true),
+            };
+        let base_url = args
+            .base_url
+            .clone()
+            .or(file.base_url)
+            .unwrap_or_else(|| format!("http://{listen}"));
+        let hostname = match args.hostname.clone().or(file.hostname) {
+            Some(h) => h,
+            None => url_host(&base_url).ok_or_else(|| {
+                ConfigError::Invalid(format!("cannot take a host from base_url {base_url:?}"))
+            })?,
+        };
+        if hostname.is_empty() || hostname.contains(char::is_whitespace) || hostname.contains('+') {
+            return Err(ConfigError::Invalid(format!(
+                "hostname {hostname:?} cannot name a checkpoint signer (no spaces or '+')"
+            )));
+        }
+        if !base_url.contains(&hostname) {
+            return Err(ConfigError::Invalid(format!(
+                "hostname {hostname:?} must appear in base_url {base_url:?}: clients match the checkpoint signer name against the log URL"
+            )));
+        }
+        let batch_max = args.batch_max.or(file.batch_max).unwrap_or(1024);
+        if batch_max == 0 {
+            return Err(ConfigError::Invalid("batch_max must be at least 1".into()));
+        }
+        let linger = args.batch_linger_ms.or(file.batch_linger_ms).unwrap_or(0);
+        if linger > 10_000 {
+            return Err(ConfigError::Invalid(
+                "batch_linger_ms above 10 s would stall clients".into(),
+            ));
+        }
+        Ok(Config {
+            listen,
+            data_dir,
+            signing_key,
+            signing_key_defaulted,
+            base_url,
+            hostname,
+            tree_id: args.tree_id.or(file.tree_id),
+            batch_max,
+            batch_linger: Duration::from_millis(linger),
+            max_request_bytes: args
+                .max_request_bytes
+                .or(file.max_request_bytes)
+                .unwrap_or(4 << 20),
+            block_cache_bytes: file.block_cache_mb.unwrap_or(64) << 20,
+        })
+    }
+}
+
+fn load_file(p: &Path) -> Result<FileConfig, ConfigError> {
+    let text =
+        std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.display().to_string(), e))?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse(p.display().to_string(), e.to_string()))
+}
+
+/// Host part of an http(s) URL, without port (brackets kept off IPv6).
+pub fn url_host(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next()?
+    } else {
+        authority.split(':').next()?
+    };
+    (!host.is_empty()).then(|| host.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_work_on_a_laptop() {
+        let c = Config::resolve(&Args::default()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.hostname, "127.0.0.1");
+        assert!(c.signing_key_defaulted);
+    }
+
+    #[test]
+    fn refuses_bad_settings() {
+        let mut a = Args {
+            hostname: Some("rekor.example".into()),
+            base_url: Some("https://other.example".into()),
+            ..Default::default()
+        };
+        assert!(Config::resolve(&a).is_err());
+        a.base_url = Some("https://rekor.example".into());
+        assert!(Config::resolve(&a).is_ok());
+        a.batch_max = Some(0);
+        assert!(Config::resolve(&a).is_err());
+        let b = Args {
+            listen: Some("nonsense".into()),
+            ..Default::default()
+        };
+        assert!(Config::resolve(&b).is_err());
+    }
+
+    #[test]
+    fn file_rejects_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "listen = \"127.0.0.1:1\"\nbogus = 1\n").unwrap();
+        let a = Args {
+            config: Some(p),
+            ..Default::default()
+        };
+        assert!(matches!(Config::resolve(&a), Err(ConfigError::Parse(..))));
+    }
+
+    #[test]
+    fn hosts() {
+        assert_eq!(
+            url_host("https://rekor.example.com:8443/x").as_deref(),
+            Some("rekor.example.com")
+        );
+        assert_eq!(url_host("http://[::1]:3000").as_deref(), Some("::1"));
+        assert_eq!(
+            url_host("http://127.0.0.1:3000").as_deref(),
+            Some("127.0.0.1")
+        );
+    }
+}

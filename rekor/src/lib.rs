@@ -1,0 +1,78 @@
+//! Rekor-compatible transparency log.
+//!
+//! Crate map: [`types`] validates and canonicalizes entries (the byte-level
+//! contract with upstream Rekor), [`signer`] holds the log key (checkpoints and
+//! SETs), [`service`] is the log as plain functions over the Merkle engine
+//! (`sigstack-tlog`), [`api`] is the thin axum layer, [`config`] resolves file,
+//! flags and environment.
+
+pub mod api;
+pub mod config;
+pub mod metrics;
+pub mod service;
+pub mod signer;
+pub mod types;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use sigstack_core::keys::SigningKey;
+use sigstack_tlog::LogOptions;
+
+use config::Config;
+use service::{Service, ServiceError, ServiceOptions};
+use signer::LogKey;
+
+/// Loads the key (generating the default one on first start) and opens the log.
+pub fn open_service(cfg: &Config) -> Result<Service, anyhow::Error> {
+    let passphrase = std::env::var("REKOR_SIGNING_KEY_PASSPHRASE").ok();
+    if cfg.signing_key_defaulted && !cfg.signing_key.exists() {
+        write_new_key(&cfg.signing_key)?;
+        tracing::info!(path = %cfg.signing_key.display(), "generated a new log signing key");
+    }
+    let key = LogKey::from_file(&cfg.signing_key, passphrase.as_deref().map(str::as_bytes))?;
+    let svc = Service::open(ServiceOptions {
+        data_dir: cfg.data_dir.clone(),
+        key,
+        hostname: cfg.hostname.clone(),
+        tree_id: cfg.tree_id,
+        log: LogOptions {
+            max_batch: cfg.batch_max,
+            max_linger: cfg.batch_linger,
+            ..Default::default()
+        },
+        max_request_bytes: cfg.max_request_bytes,
+        block_cache_bytes: cfg.block_cache_bytes,
+    })
+    .map_err(|e: ServiceError| anyhow::anyhow!(e))?;
+    Ok(svc)
+}
+
+/// Writes a fresh P-256 key, readable by the owner only.
+pub fn write_new_key(path: &Path) -> Result<(), anyhow::Error> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let pem = SigningKey::generate_p256().to_pkcs8_pem(None)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(pem.as_bytes())?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    svc: Arc<Service>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, api::router(svc))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,180 @@
+use super::*;
+use sigstack_core::keys::SigningKey;
+use sigstack_core::merkle::{hash_leaf, verify_consistency, verify_inclusion};
+
+/// Checkpoint = "size root_hex\n" || ECDSA signature, enough to test key pinning.
+struct TestSigner(SigningKey);
+
+impl CheckpointSigner for TestSigner {
+    fn sign(&self, size: u64, root: &Hash, _ts: u64) -> Result<Vec<u8>, String> {
+        let mut text = format!("{size} {}\n", hex(root)).into_bytes();
+        let sig = self.0.sign(&text);
+        text.extend_from_slice(&sig);
+        Ok(text)
+    }
+    fn verify(&self, cp: &[u8], size: u64, root: &Hash) -> bool {
+        let body = format!("{size} {}\n", hex(root)).into_bytes();
+        cp.starts_with(&body)
+            && self
+                .0
+                .public_key()
+                .verify_message(&body, &cp[body.len()..])
+                .is_ok()
+    }
+}
+
+fn hex(h: &Hash) -> String {
+    h.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn append_req(data: &[u8]) -> Append {
+    Append {
+        data: data.to_vec(),
+        leaf_hash: hash_leaf(data),
+        search_keys: vec![b"all".to_vec()],
+    }
+}
+
+async fn exercise(log: Arc<Log>, n: usize) -> Vec<Arc<Head>> {
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let log = log.clone();
+        tasks.push(tokio::spawn(async move {
+            let data = format!("entry-{i}").into_bytes();
+            (data.clone(), log.append(append_req(&data)).await)
+        }));
+    }
+    let mut heads = Vec::new();
+    for t in tasks {
+        let (data, res) = t.await.unwrap();
+        match res.unwrap() {
+            AppendResult::Added { index, head, .. } => {
+                assert!(index < head.size);
+                let proof = log.inclusion_proof(index, head.size).unwrap();
+                verify_inclusion(index, head.size, &hash_leaf(&data), &proof, &head.root).unwrap();
+                assert_eq!(log.entry(index).unwrap().unwrap().data, data);
+                heads.push(head);
+            }
+            AppendResult::Duplicate { .. } => panic!("unexpected duplicate"),
+        }
+    }
+    heads
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_appends_batch_and_prove() {
+    let signer = Arc::new(TestSigner(SigningKey::generate_p256()));
+    let log =
+        Arc::new(Log::open(Arc::new(MemStore::default()), signer, LogOptions::default()).unwrap());
+    let heads = exercise(log.clone(), 300).await;
+    let final_head = log.head();
+    assert_eq!(final_head.size, 300);
+    // Fewer batches than entries: concurrent appends were grouped.
+    let batches = log
+        .stats()
+        .batches
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(batches >= 1 && batches <= 300);
+    for h in heads {
+        let proof = log.consistency_proof(h.size, final_head.size).unwrap();
+        verify_consistency(h.size, final_head.size, &h.root, &final_head.root, &proof).unwrap();
+        assert_eq!(log.root_at(h.size).unwrap(), h.root);
+    }
+    assert_eq!(log.search(b"all", 1000).unwrap().len(), 300);
+}
+
+#[tokio::test]
+async fn duplicates_are_refused_in_store_and_batch() {
+    let signer = Arc::new(TestSigner(SigningKey::generate_p256()));
+    let opts = LogOptions {
+        max_linger: Duration::from_millis(20),
+        ..Default::default()
+    };
+    let log = Arc::new(Log::open(Arc::new(MemStore::default()), signer, opts).unwrap());
+    // Two identical appends in flight at once land in one batch.
+    let (a, b) = tokio::join!(log.append(append_req(b"x")), log.append(append_req(b"x")));
+    let results = [a.unwrap(), b.unwrap()];
+    let added = results
+        .iter()
+        .filter(|r| matches!(r, AppendResult::Added { .. }))
+        .count();
+    assert_eq!(added, 1);
+    assert!(results
+        .iter()
+        .any(|r| matches!(r, AppendResult::Duplicate { index: 0 })));
+    // And later against the store.
+    assert!(matches!(
+        log.append(append_req(b"x")).await.unwrap(),
+        AppendResult::Duplicate { index: 0 }
+    ));
+    assert_eq!(log.head().size, 1);
+}
+
+#[tokio::test]
+async fn bad_requests_change_nothing() {
+    let signer = Arc::new(TestSigner(SigningKey::generate_p256()));
+    let log = Log::open(Arc::new(MemStore::default()), signer, LogOptions::default()).unwrap();
+    let mut req = append_req(b"y");
+    req.search_keys = vec![b"a\0b".to_vec()];
+    assert!(log.append(req).await.is_err());
+    assert_eq!(log.head().size, 0);
+    assert!(log.inclusion_proof(0, 0).is_err());
+    assert!(log.inclusion_proof(0, 1).is_err());
+    assert!(log.consistency_proof(0, 0).is_err());
+    assert!(log.consistency_proof(2, 1).is_err());
+}
+
+#[tokio::test]
+async fn rocks_reopen_keeps_head_and_refuses_other_key_and_second_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate_p256();
+    let head_before;
+    {
+        let store = Arc::new(RocksStore::open(dir.path(), &RocksOptions::default()).unwrap());
+        // A second opener of the same directory is refused while the first lives.
+        match RocksStore::open(dir.path(), &RocksOptions::default()) {
+            Err(StoreError::Locked(_)) => {}
+            Err(e) => panic!("wrong error {e}"),
+            Ok(_) => panic!("second writer opened the store"),
+        }
+        let log = Arc::new(
+            Log::open(
+                store,
+                Arc::new(TestSigner(key.clone())),
+                LogOptions::default(),
+            )
+            .unwrap(),
+        );
+        exercise(log.clone(), 50).await;
+        head_before = log.head();
+    }
+    {
+        let store = Arc::new(RocksStore::open(dir.path(), &RocksOptions::default()).unwrap());
+        match Log::open(
+            store,
+            Arc::new(TestSigner(SigningKey::generate_p256())),
+            LogOptions::default(),
+        ) {
+            Err(LogError::KeyMismatch) => {}
+            Err(e) => panic!("wrong error {e}"),
+            Ok(_) => panic!("opened with a foreign key"),
+        }
+    }
+    let store = Arc::new(RocksStore::open(dir.path(), &RocksOptions::default()).unwrap());
+    let log = Arc::new(Log::open(store, Arc::new(TestSigner(key)), LogOptions::default()).unwrap());
+    let h = log.head();
+    assert_eq!((h.size, h.root), (head_before.size, head_before.root));
+    exercise_more(&log).await;
+}
+
+async fn exercise_more(log: &Arc<Log>) {
+    let before = log.head();
+    match log.append(append_req(b"after-restart")).await.unwrap() {
+        AppendResult::Added { index, head, .. } => {
+            assert_eq!(index, before.size);
+            let p = log.consistency_proof(before.size, head.size).unwrap();
+            verify_consistency(before.size, head.size, &before.root, &head.root, &p).unwrap();
+        }
+        other => panic!("{other:?}"),
+    }
+}
