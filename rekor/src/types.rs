@@ -564,12 +564,10 @@ mod x509_names {
                             out.push(std::net::Ipv6Addr::from(v6).to_string());
                         }
                     }
-                    GeneralName::OtherName(other) => {
-                        // Fulcio's username SAN: 1.3.6.1.4.1.57264.1.7, UTF8String.
-                        if other.type_id == FULCIO_USERNAME_OID {
-                            if let Ok(s) = other.value.decode_as::<der::asn1::Utf8StringRef<'_>>() {
-                                out.push(s.as_str().to_string());
-                            }
+                    // Fulcio's username SAN: 1.3.6.1.4.1.57264.1.7, UTF8String.
+                    GeneralName::OtherName(other) if other.type_id == FULCIO_USERNAME_OID => {
+                        if let Ok(s) = other.value.decode_as::<der::asn1::Utf8StringRef<'_>>() {
+                            out.push(s.as_str().to_string());
                         }
                     }
                     _ => {}

@@ -99,7 +99,6 @@ async fn sigkill_loses_nothing_acknowledged_and_never_forks() {
     let mut all_acked: HashMap<String, u64> = HashMap::new();
     let mut verified_head: Option<Seen> = None;
     let mut log_key: Option<PublicKey> = None;
-    let mut counter = 0u64;
     let mut rng_state = 0x9e3779b97f4a7c15u64;
     let mut next_rand = move || {
         rng_state ^= rng_state << 13;
@@ -153,7 +152,7 @@ async fn sigkill_loses_nothing_acknowledged_and_never_forks() {
                 key.clone(),
             );
             let entries: Vec<Value> = (0..40)
-                .map(|i| hashedrekord(&signer, format!("r{round}-w{w}-{i}-{counter}").as_bytes()))
+                .map(|i| hashedrekord(&signer, format!("r{round}-w{w}-{i}").as_bytes()))
                 .collect();
             writers.push(tokio::spawn(async move {
                 for e in entries {
@@ -180,7 +179,6 @@ async fn sigkill_loses_nothing_acknowledged_and_never_forks() {
                 }
             }));
         }
-        counter += 1;
         let delay = 10 + next_rand() % 150;
         tokio::time::sleep(Duration::from_millis(delay)).await;
         server.kill();

@@ -112,9 +112,13 @@ pub struct Append {
     pub search_keys: Vec<Vec<u8>>,
 }
 
+type Reply = tokio::sync::oneshot::Sender<Result<AppendResult, LogError>>;
+/// A job's result before commit: (index, newly added) or an error.
+type Outcome = Result<(u64, bool), LogError>;
+
 struct Job {
     append: Append,
-    reply: tokio::sync::oneshot::Sender<Result<AppendResult, LogError>>,
+    reply: Reply,
 }
 
 /// Counters for metrics.
@@ -345,10 +349,7 @@ impl Sequencer {
             ..Default::default()
         };
         // Each job's outcome before commit: Ok(index, is_new) or an error.
-        let mut outcomes: Vec<(
-            tokio::sync::oneshot::Sender<_>,
-            Result<(u64, bool), LogError>,
-        )> = Vec::with_capacity(jobs.len());
+        let mut outcomes: Vec<(Reply, Outcome)> = Vec::with_capacity(jobs.len());
         let mut in_batch: HashMap<Hash, u64> = HashMap::new();
         for Job { append, reply } in jobs {
             let leaf = append.leaf_hash;

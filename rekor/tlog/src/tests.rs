@@ -74,7 +74,7 @@ async fn concurrent_appends_batch_and_prove() {
         .stats()
         .batches
         .load(std::sync::atomic::Ordering::Relaxed);
-    assert!(batches >= 1 && batches <= 300);
+    assert!((1..=300).contains(&batches));
     for h in heads {
         let proof = log.consistency_proof(h.size, final_head.size).unwrap();
         verify_consistency(h.size, final_head.size, &h.root, &final_head.root, &proof).unwrap();
