@@ -212,7 +212,6 @@ impl PublicKey {
         digest: &[u8],
         sig: &[u8],
     ) -> Result<(), KeyError> {
-        use signature::hazmat::PrehashVerifier;
         if digest.len() != alg.digest_len() {
             return Err(KeyError::DigestLength {
                 alg,
@@ -221,15 +220,27 @@ impl PublicKey {
             });
         }
         let ok = match self {
-            PublicKey::P256(k) => p256::ecdsa::Signature::from_der(sig)
-                .ok()
-                .is_some_and(|s| k.verify_prehash(digest, &s).is_ok()),
-            PublicKey::P384(k) => p384::ecdsa::Signature::from_der(sig)
-                .ok()
-                .is_some_and(|s| k.verify_prehash(digest, &s).is_ok()),
-            PublicKey::P521(k) => p521::ecdsa::Signature::from_der(sig)
-                .ok()
-                .is_some_and(|s| k.verify_prehash(digest, &s).is_ok()),
+            PublicKey::P256(k) => fast::verify_ec(
+                fast::P256,
+                alg,
+                k.to_encoded_point(false).as_bytes(),
+                digest,
+                sig,
+            ),
+            PublicKey::P384(k) => fast::verify_ec(
+                fast::P384,
+                alg,
+                k.to_encoded_point(false).as_bytes(),
+                digest,
+                sig,
+            ),
+            PublicKey::P521(k) => fast::verify_ec(
+                fast::P521,
+                alg,
+                k.to_encoded_point(false).as_bytes(),
+                digest,
+                sig,
+            ),
             PublicKey::Rsa(k) => {
                 let scheme = match alg {
                     HashAlgorithm::Sha256 => rsa::Pkcs1v15Sign::new::<Sha256>(),
@@ -343,7 +354,7 @@ pub fn sha256_key_id(spki_der: &[u8]) -> [u8; 32] {
 /// A private signing key held in memory.
 #[derive(Clone)]
 pub enum SigningKey {
-    P256(p256::ecdsa::SigningKey),
+    P256(P256SigningKey),
     Ed25519(ed25519_dalek::SigningKey),
 }
 
@@ -356,7 +367,9 @@ impl std::fmt::Debug for SigningKey {
 
 impl SigningKey {
     pub fn generate_p256() -> Self {
-        SigningKey::P256(p256::ecdsa::SigningKey::random(&mut rand_core::OsRng))
+        SigningKey::P256(P256SigningKey::new(p256::ecdsa::SigningKey::random(
+            &mut rand_core::OsRng,
+        )))
     }
 
     pub fn generate_ed25519() -> Self {
@@ -371,7 +384,7 @@ impl SigningKey {
         match block.label.as_str() {
             "PRIVATE KEY" => Self::from_pkcs8_der(&block.contents),
             "EC PRIVATE KEY" => p256::SecretKey::from_sec1_der(&block.contents)
-                .map(|k| SigningKey::P256(k.into()))
+                .map(|k| SigningKey::P256(P256SigningKey::new(k.into())))
                 .map_err(|e| bad(&e)),
             "ENCRYPTED PRIVATE KEY" => {
                 let pass = passphrase.ok_or_else(|| {
@@ -406,7 +419,7 @@ impl SigningKey {
             let curve = info.algorithm.parameters_oid().map_err(|e| bad(&e))?;
             if curve == OID_P256 {
                 return p256::ecdsa::SigningKey::from_pkcs8_der(der)
-                    .map(SigningKey::P256)
+                    .map(|k| SigningKey::P256(P256SigningKey::new(k)))
                     .map_err(|e| bad(&e));
             }
             return Err(KeyError::Unsupported(format!(
@@ -423,7 +436,7 @@ impl SigningKey {
     pub fn to_pkcs8_pem(&self, passphrase: Option<&[u8]>) -> Result<String, KeyError> {
         use pkcs8::EncodePrivateKey;
         let doc = match self {
-            SigningKey::P256(k) => k.to_pkcs8_der(),
+            SigningKey::P256(k) => k.inner().to_pkcs8_der(),
             SigningKey::Ed25519(k) => k.to_pkcs8_der(),
         }
         .map_err(|e| KeyError::InvalidPrivateKey(e.to_string()))?;
@@ -442,37 +455,122 @@ impl SigningKey {
 
     pub fn public_key(&self) -> PublicKey {
         match self {
-            SigningKey::P256(k) => PublicKey::P256(*k.verifying_key()),
+            SigningKey::P256(k) => PublicKey::P256(*k.inner().verifying_key()),
             SigningKey::Ed25519(k) => PublicKey::Ed25519(k.verifying_key()),
         }
     }
 
-    /// Signs `msg`: ECDSA-SHA256 (ASN.1 DER, RFC 6979 deterministic) or pure Ed25519.
+    /// Signs `msg`: ECDSA-SHA256 (ASN.1 DER, randomized nonce as Go's crypto/ecdsa) or pure Ed25519.
     pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
         use signature::Signer;
         match self {
-            SigningKey::P256(k) => {
-                let sig: p256::ecdsa::Signature = k.sign(msg);
-                sig.to_der().as_bytes().to_vec()
-            }
+            SigningKey::P256(k) => k.sign_digest(&Sha256::digest(msg).into()),
             SigningKey::Ed25519(k) => k.sign(msg).to_bytes().to_vec(),
         }
     }
 
     /// Signs a precomputed SHA-256 digest (ECDSA only).
     pub fn sign_prehash_sha256(&self, digest: &[u8; 32]) -> Result<Vec<u8>, KeyError> {
-        use signature::hazmat::PrehashSigner;
         match self {
-            SigningKey::P256(k) => {
-                let sig: p256::ecdsa::Signature = k
-                    .sign_prehash(digest)
-                    .map_err(|e| KeyError::InvalidPrivateKey(e.to_string()))?;
-                Ok(sig.to_der().as_bytes().to_vec())
-            }
+            SigningKey::P256(k) => Ok(k.sign_digest(digest)),
             SigningKey::Ed25519(_) => Err(KeyError::Unsupported(
                 "prehashed SHA-256 signing with Ed25519".into(),
             )),
         }
+    }
+}
+
+/// A P-256 private key. The RustCrypto key is the source of truth (parsing,
+/// PKCS#8 encoding, public key); signing goes through AWS-LC, which is several
+/// times faster and is on every log write and certificate issuance path.
+#[derive(Clone)]
+pub struct P256SigningKey {
+    inner: p256::ecdsa::SigningKey,
+    /// Always `Some` for a valid key (same curve and scalar range, point derived
+    /// from the scalar); `None` would only fall back to the slower RustCrypto signer.
+    fast: Option<std::sync::Arc<aws_lc_rs::signature::EcdsaKeyPair>>,
+}
+
+impl P256SigningKey {
+    fn new(inner: p256::ecdsa::SigningKey) -> Self {
+        let scalar = inner.to_bytes();
+        let point = inner.verifying_key().to_encoded_point(false);
+        let fast = aws_lc_rs::signature::EcdsaKeyPair::from_private_key_and_public_key(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            &scalar,
+            point.as_bytes(),
+        )
+        .ok()
+        .map(std::sync::Arc::new);
+        P256SigningKey { inner, fast }
+    }
+
+    /// The RustCrypto key (for encoders and tests).
+    pub fn inner(&self) -> &p256::ecdsa::SigningKey {
+        &self.inner
+    }
+
+    fn sign_digest(&self, digest: &[u8; 32]) -> Vec<u8> {
+        use aws_lc_rs::digest::{Digest, SHA256};
+        let signed = self.fast.as_ref().and_then(|fast| {
+            let d = Digest::import_less_safe(digest, &SHA256).ok()?;
+            fast.sign_digest(&d).ok()
+        });
+        match signed {
+            Some(sig) => sig.as_ref().to_vec(),
+            None => {
+                use signature::hazmat::PrehashSigner;
+                let sig: Result<p256::ecdsa::Signature, _> = self.inner.sign_prehash(digest);
+                sig.map(|s| s.to_der().as_bytes().to_vec())
+                    .unwrap_or_default()
+            }
+        }
+    }
+}
+
+/// ECDSA verification through AWS-LC (see [`P256SigningKey`] for why).
+mod fast {
+    use super::HashAlgorithm;
+    use aws_lc_rs::digest::{Digest, SHA256, SHA384, SHA512};
+    use aws_lc_rs::signature::{self, EcdsaVerificationAlgorithm, UnparsedPublicKey};
+
+    pub(super) type Curve = [&'static EcdsaVerificationAlgorithm; 3];
+    pub(super) const P256: Curve = [
+        &signature::ECDSA_P256_SHA256_ASN1,
+        &signature::ECDSA_P256_SHA384_ASN1,
+        &signature::ECDSA_P256_SHA512_ASN1,
+    ];
+    pub(super) const P384: Curve = [
+        &signature::ECDSA_P384_SHA256_ASN1,
+        &signature::ECDSA_P384_SHA384_ASN1,
+        &signature::ECDSA_P384_SHA512_ASN1,
+    ];
+    pub(super) const P521: Curve = [
+        &signature::ECDSA_P521_SHA256_ASN1,
+        &signature::ECDSA_P521_SHA384_ASN1,
+        &signature::ECDSA_P521_SHA512_ASN1,
+    ];
+
+    /// `point` is the SEC1 uncompressed point of an already validated key;
+    /// `digest` has already been checked to be `alg`'s length.
+    pub(super) fn verify_ec(
+        curve: Curve,
+        alg: HashAlgorithm,
+        point: &[u8],
+        digest: &[u8],
+        sig: &[u8],
+    ) -> bool {
+        let (verifier, dalg) = match alg {
+            HashAlgorithm::Sha256 => (curve[0], &SHA256),
+            HashAlgorithm::Sha384 => (curve[1], &SHA384),
+            HashAlgorithm::Sha512 => (curve[2], &SHA512),
+        };
+        let Ok(d) = Digest::import_less_safe(digest, dalg) else {
+            return false;
+        };
+        UnparsedPublicKey::new(verifier, point)
+            .verify_digest(&d, sig)
+            .is_ok()
     }
 }
 

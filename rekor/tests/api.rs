@@ -177,10 +177,13 @@ async fn search_proofs_and_index() {
     let signer = SigningKey::generate_p256();
     let mut ids = Vec::new();
     let mut checkpoints = Vec::new();
+    // Signatures are randomized, so lookups by entry reuse the submitted JSON.
+    let mut submitted = Vec::new();
     for i in 0..12 {
+        submitted.push(hashedrekord(&signer, format!("artifact-{i}").as_bytes()));
         let r = c
             .post(format!("{}/api/v1/log/entries", srv.url))
-            .json(&hashedrekord(&signer, format!("artifact-{i}").as_bytes()))
+            .json(&submitted[i])
             .send()
             .await
             .unwrap();
@@ -234,7 +237,7 @@ async fn search_proofs_and_index() {
         let q = json!({
             "entryUUIDs": [ids[0], &ids[1][16..]],
             "logIndexes": [2, 999],
-            "entries": [hashedrekord(&signer, b"artifact-3"), {"kind": "rpm", "apiVersion": "0.0.1", "spec": {}}],
+            "entries": [submitted[3], {"kind": "rpm", "apiVersion": "0.0.1", "spec": {}}],
         });
         let r = c
             .post(format!("{}{path}", srv.url))

@@ -208,7 +208,7 @@ fn hashedrekord_accepts_fresh_and_rejects_each_bad_field() {
         let SigningKey::P256(k) = &key else {
             unreachable!()
         };
-        let s: p256::ecdsa::Signature = k.sign_prehash(&digest).unwrap();
+        let s: p256::ecdsa::Signature = k.inner().sign_prehash(&digest).unwrap();
         s.to_der().as_bytes().to_vec()
     };
     let v = json!({"kind": "hashedrekord", "apiVersion": "0.0.1", "spec": {
