@@ -79,7 +79,8 @@ URL=http://127.0.0.1:$PORT
 
 if [[ $BUILD == 1 ]]; then
     log "building rekor-server and loadgen (release)"
-    (cd "$ROOT" && cargo build --release -p rekor --bin rekor-server -p sigstack-loadgen --bin loadgen)
+    # The same invocation as bench-fulcio.sh: one release build of RocksDB for both.
+    (cd "$ROOT" && cargo build --release --workspace --bins)
 fi
 [[ -x $BIN/rekor-server && -x $BIN/loadgen ]] || { echo "bench-rekor: binaries missing in $BIN" >&2; exit 2; }
 

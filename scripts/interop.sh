@@ -7,9 +7,9 @@
 #        - rekor-cli  (go install github.com/sigstore/rekor/cmd/rekor-cli@$REKOR_CLI_VERSION)
 #        - a venv with sigstore==$SIGSTORE_PY_VERSION (sigstore-python)
 #      Both are skipped when the pinned version is already there.
-#   2. builds our server: cargo build -p rekor (dev profile: our crates are
-#      optimized there and it shares RocksDB's build with cargo test; set
-#      INTEROP_PROFILE=release for a release build)
+#   2. builds our servers with `cargo test --workspace --no-run` (the test step's exact
+#      feature set, so RocksDB is compiled once; set INTEROP_PROFILE=release for
+#      `cargo build --release --workspace --bins`)
 #      (CARGO_TARGET_DIR defaults to $SIGSTACK_CACHE/target; an existing one is honoured;
 #       REKOR_SERVER_BIN=/path/to/rekor-server skips the build and uses that binary)
 #   3. starts rekor-server on 127.0.0.1:<free port> with a temp data dir and a fresh
@@ -68,6 +68,7 @@ fail() { FAILED=$((FAILED + 1)); echo "FAIL $1: $(printf '%s' "$2" | oneline)"; 
 check() { if [ "$2" -eq 0 ]; then pass "$1"; else fail "$1" "$3"; fi; }
 
 cleanup() {
+    declare -F fulcio_cleanup >/dev/null && fulcio_cleanup
     if [ -n "$SERVER_PID" ]; then
         kill "$SERVER_PID" 2>/dev/null
         wait "$SERVER_PID" 2>/dev/null
@@ -121,28 +122,35 @@ install_sigstore_py() {
 }
 
 SERVER_BIN=""
+BIN_DIR=""
 build_server() {
     local log="$CACHE/logs/cargo-build-rekor.log"
     if [ -n "${REKOR_SERVER_BIN:-}" ]; then
         if [ -x "$REKOR_SERVER_BIN" ]; then
             SERVER_BIN=$REKOR_SERVER_BIN
+            BIN_DIR=$(dirname "$REKOR_SERVER_BIN")
             pass "build rekor-server (using REKOR_SERVER_BIN=$REKOR_SERVER_BIN)"
         else
             fail "build rekor-server" "REKOR_SERVER_BIN=$REKOR_SERVER_BIN is not executable"
         fi
         return
     fi
-    local profile=${INTEROP_PROFILE:-dev} dir=debug flag=()
-    if [ "$profile" = release ]; then dir=release; flag=(--release); fi
-    if (cd "$ROOT" && cargo build "${flag[@]}" -p rekor) >"$log" 2>&1; then
-        if [ -x "$CARGO_TARGET_DIR/$dir/rekor-server" ]; then
-            SERVER_BIN="$CARGO_TARGET_DIR/$dir/rekor-server"
-            pass "build rekor-server (cargo build ${flag[*]} -p rekor)"
+    # Build every server with the same cargo invocation as the test step: cargo resolves
+    # features per selection of packages, and a different selection can mean another
+    # 25-minute RocksDB compile on a cold machine. `cargo test --no-run` builds the
+    # binaries of every package with integration tests (rekor-server, fulcio, ctlog-server).
+    local cmd=(cargo test --workspace --no-run) dir=debug
+    if [ "${INTEROP_PROFILE:-dev}" = release ]; then dir=release; cmd=(cargo build --release --workspace --bins); fi
+    BIN_DIR="$CARGO_TARGET_DIR/$dir"
+    if (cd "$ROOT" && "${cmd[@]}") >"$log" 2>&1; then
+        if [ -x "$BIN_DIR/rekor-server" ]; then
+            SERVER_BIN="$BIN_DIR/rekor-server"
+            pass "build servers (${cmd[*]})"
         else
-            fail "build rekor-server" "cargo succeeded but $CARGO_TARGET_DIR/$dir/rekor-server does not exist"
+            fail "build servers" "cargo succeeded but $BIN_DIR/rekor-server does not exist"
         fi
     else
-        fail "build rekor-server" "cargo build ${flag[*]} -p rekor failed: $(grep -E '^(error|warning: unused)' "$log" | head -5) $(tail -3 "$log")"
+        fail "build servers" "${cmd[*]} failed: $(grep -E '^(error|warning: unused)' "$log" | head -5) $(tail -3 "$log")"
     fi
 }
 
@@ -669,6 +677,10 @@ if need "rekor-cli upload after restart" cli; then
 fi
 run_py "py loginfo snapshot (final)" snapshot --label final
 run_py "py consistency" consistency
+
+# --- Fulcio + CT log (uses the Rekor above for sigstore-python's tlog entry) ---------------
+# shellcheck source=interop/fulcio.sh
+. "$HERE/fulcio.sh"
 
 if ! server_up && [ -n "$SERVER_BIN" ] && [ -s "$WORK/server.log" ]; then
     echo "server log tail:" >&2

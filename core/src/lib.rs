@@ -2,8 +2,10 @@
 //!
 //! Nothing here does I/O: each module is a pure function of its inputs, so the
 //! servers, the CLI and the tests share one implementation of every byte-level
-//! rule (canonical JSON, PEM, signed notes, RFC 6962 proofs, key IDs).
+//! rule (canonical JSON, PEM, signed notes, RFC 6962 proofs and CT
+//! structures, key IDs).
 
+pub mod ct;
 pub mod jcs;
 pub mod keys;
 pub mod merkle;

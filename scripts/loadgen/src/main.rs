@@ -9,6 +9,7 @@
 //! stdout, the table goes to stderr), `--client-threads N` (default 1: the client should steal
 //! as little CPU as possible from a server on the same machine), `--timeout 30s`.
 
+mod fulcio;
 mod http;
 mod rekor;
 mod report;
@@ -53,6 +54,33 @@ enum Cmd {
     RekorRead(ReadArgs),
     /// Bulk-insert entries as fast as possible (to prepare a large log).
     RekorFill(FillArgs),
+    /// POST /api/v2/signingCert (token in the body, publicKeyRequest), with a built-in
+    /// OIDC issuer: start Fulcio with that issuer configured (see --oidc-listen).
+    FulcioIssue(IssueArgs),
+}
+
+#[derive(Args)]
+struct IssueArgs {
+    #[command(flatten)]
+    common: Common,
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Open loop at this many requests per second (default: closed loop).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Where the built-in OIDC issuer listens; Fulcio's issuer config must name
+    /// `http://<this address>` with ClientID `sigstore` and Type `email`.
+    #[arg(long, default_value = "127.0.0.1:9494")]
+    oidc_listen: String,
+    /// Distinct tokens minted before the run (used round-robin).
+    #[arg(long, default_value_t = 1000)]
+    tokens: usize,
+    /// Check that each reply has a chain and exactly one embedded SCT.
+    #[arg(long)]
+    verify: bool,
+    /// Wait this long for the service's /healthz before starting.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    wait: Duration,
 }
 
 #[derive(Args, Clone)]
@@ -214,6 +242,7 @@ fn real_main(cli: Cli) -> anyhow::Result<bool> {
         Cmd::RekorWrite(a) => rekor_write(a),
         Cmd::RekorRead(a) => rekor_read(a),
         Cmd::RekorFill(a) => rekor_fill(a),
+        Cmd::FulcioIssue(a) => fulcio_issue(a),
     }
 }
 
@@ -276,6 +305,56 @@ fn rekor_write(a: WriteArgs) -> anyhow::Result<bool> {
 fn fetch_tree_size(rt: &tokio::runtime::Runtime, target: &Arc<Target>) -> anyhow::Result<u64> {
     let info = rt.block_on(http::get_json(target, rekor::LOG_INFO_PATH))?;
     rekor::tree_size(&info)
+}
+
+fn fulcio_issue(a: IssueArgs) -> anyhow::Result<bool> {
+    let c = &a.common;
+    let target = Arc::new(Target::parse(&c.url)?);
+    let issuer = fulcio::MockIssuer::start(&a.oidc_listen)?;
+    let ttl = a.duration.as_secs() + a.wait.as_secs() + 600;
+    let workload: Arc<dyn Workload> =
+        Arc::new(fulcio::FulcioIssue::new(&target, &issuer, a.tokens, ttl));
+    let rt = runtime(c.client_threads)?;
+    let deadline = Instant::now() + a.wait;
+    while rt.block_on(http::get_json(&target, "/healthz")).is_err() {
+        if Instant::now() > deadline {
+            bail!("{} did not answer /healthz within {:?}", c.url, a.wait);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mode = match a.rate {
+        Some(rate) if rate > 0.0 => Mode::Open {
+            rate,
+            duration: a.duration,
+        },
+        Some(_) => bail!("--rate must be positive"),
+        None => Mode::Closed {
+            duration: a.duration,
+        },
+    };
+    let n = match mode {
+        Mode::Open { .. } => mode.scheduled() as usize,
+        // Capacity hint for the latency samples only.
+        _ => (5_000.0 * a.duration.as_secs_f64()) as usize,
+    };
+    eprintln!(
+        "issuer {}; {} tokens; starting {}",
+        issuer.url,
+        a.tokens,
+        mode.label()
+    );
+    let source = Arc::new(Source::Unlimited);
+    let cfg = RunConfig {
+        connections: c.connections,
+        mode,
+        verify: a.verify,
+        timeout: c.timeout,
+        record_latency: true,
+        progress: Progress::Interval(Duration::from_secs(10)),
+        expected: n,
+    };
+    let report = measured_run(&rt, c, workload, source, cfg)?;
+    Ok(emit(&report, c.json))
 }
 
 fn rekor_read(a: ReadArgs) -> anyhow::Result<bool> {
