@@ -243,9 +243,18 @@ pub fn parse_public_key(content: &[u8]) -> Result<PublicKey, FulcioError> {
     if content.is_empty() {
         return Err(FulcioError::bad_request(MSG_KEY));
     }
-    PublicKey::from_pem(content)
-        .or_else(|_| PublicKey::from_spki_der(content))
-        .map_err(|_| FulcioError::bad_request(MSG_KEY))
+    use sigstack_core::keys::KeyError;
+    let der = match sigstack_core::pem::parse_labeled(content, "PUBLIC KEY") {
+        Ok(der) => der,
+        Err(_) => content.to_vec(),
+    };
+    match PublicKey::from_spki_der(&der) {
+        Ok(pk) => Ok(pk),
+        // A well-formed key of a kind upstream parses but `ValidatePubKey`
+        // refuses (P-224, secp256k1, DSA, ...): "insecure", as upstream says.
+        Err(KeyError::Unsupported(_)) => Err(FulcioError::bad_request(MSG_INSECURE)),
+        Err(_) => Err(FulcioError::bad_request(MSG_KEY)),
+    }
 }
 
 /// Upstream `cryptoutils.ValidatePubKey`: RSA 2048/3072/4096 with e=65537,
@@ -290,7 +299,10 @@ pub fn parse_and_verify_csr(pem: &[u8]) -> Result<(PublicKey, HashAlgorithm), Fu
         .public_key
         .to_der()
         .map_err(|_| FulcioError::bad_request(MSG_CSR))?;
-    let pk = PublicKey::from_spki_der(&spki).map_err(|_| FulcioError::bad_request(MSG_KEY))?;
+    let pk = PublicKey::from_spki_der(&spki).map_err(|e| match e {
+        sigstack_core::keys::KeyError::Unsupported(_) => FulcioError::bad_request(MSG_INSECURE),
+        _ => FulcioError::bad_request(MSG_KEY),
+    })?;
     check_key_policy(&pk)?;
     let alg = csr.algorithm.oid.to_string();
     let hash = match alg.as_str() {

@@ -243,6 +243,10 @@ async fn email_identity_public_key_request() {
     assert_eq!(s.ct_size().await, 2);
 }
 
+/// Curves Go parses but Fulcio's key policy refuses (generated with openssl ecparam).
+const P224_PEM: &str = "-----BEGIN PUBLIC KEY-----\nME4wEAYHKoZIzj0CAQYFK4EEACEDOgAEJrShksyHdUuscdC/VxGwGoEPaR0IF64w\nIaWxZf+CDOh+wryCc7P3BGNX0UfHXSfLv7D8KitOfdQ=\n-----END PUBLIC KEY-----\n";
+const SECP256K1_PEM: &str = "-----BEGIN PUBLIC KEY-----\nMFYwEAYHKoZIzj0CAQYFK4EEAAoDQgAEF1/zLAq+biAcVR+MGHJk1gcXVBP99ABU\nd60LILa6BVlpnrTkw7vhlGSI7/Nsb01o4N0kS6DyhNo799FhmPe9Ow==\n-----END PUBLIC KEY-----\n";
+
 /// HMAC-SHA256 (RFC 2104), for forging an HS256 token keyed with the public key.
 fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     use sha2::{Digest, Sha256};
@@ -506,6 +510,20 @@ async fn refusals_log_nothing() {
                     .unwrap();
                 json!({"publicKeyRequest": {"publicKey": {"content": pem}, "proofOfPossession": "AAAA"}})
             },
+            400,
+            "The public key supplied in the request is insecure",
+        ),
+        (
+            "P-224 key",
+            good(json!({})),
+            json!({"publicKeyRequest": {"publicKey": {"content": P224_PEM}, "proofOfPossession": "AAAA"}}),
+            400,
+            "The public key supplied in the request is insecure",
+        ),
+        (
+            "secp256k1 key",
+            good(json!({})),
+            json!({"publicKeyRequest": {"publicKey": {"content": SECP256K1_PEM}, "proofOfPossession": "AAAA"}}),
             400,
             "The public key supplied in the request is insecure",
         ),
