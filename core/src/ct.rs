@@ -623,9 +623,10 @@ pub fn verify_embedded_sct(
     )
 }
 
-/// RFC 6962 log ID: SHA-256 of the log key's SubjectPublicKeyInfo DER.
+/// RFC 6962 log ID: SHA-256 of the log key's SubjectPublicKeyInfo DER (the
+/// same derivation as every other Sigstore key ID, [`crate::keys::sha256_key_id`]).
 pub fn log_id(spki_der: &[u8]) -> [u8; 32] {
-    Sha256::digest(spki_der).into()
+    crate::keys::sha256_key_id(spki_der)
 }
 
 #[cfg(test)]

@@ -3,12 +3,11 @@
 //! `{"code","message","details":[]}`. Handlers parse; [`crate::service`] decides.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -70,32 +69,11 @@ pub fn router(f: Arc<Fulcio>) -> Router {
                 message: "Not Found".into(),
             }
         })
-        .layer(middleware::from_fn_with_state(f.clone(), observe))
+        .layer(middleware::from_fn_with_state(
+            f.metrics.http.clone(),
+            sigstack_http::observe,
+        ))
         .with_state(f)
-}
-
-async fn observe(State(f): State<Arc<Fulcio>>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
-    let resp = next.run(req).await;
-    f.metrics
-        .requests
-        .get_or_create(&crate::metrics::RequestLabels {
-            route: route.clone(),
-            method,
-            code: resp.status().as_u16(),
-        })
-        .inc();
-    f.metrics
-        .latency
-        .get_or_create(&crate::metrics::RouteLabels { route })
-        .observe(start.elapsed().as_secs_f64());
-    resp
 }
 
 async fn read_body(body: Body) -> Result<Bytes, FulcioError> {

@@ -2,10 +2,9 @@
 //! responses; the log logic lives in [`crate::service`].
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -94,33 +93,19 @@ pub fn router(svc: Arc<Service>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "path not found") })
-        .layer(middleware::from_fn_with_state(svc.clone(), observe))
+        // Metrics by matched route (not raw path, so that entry IDs do not
+        // explode label cardinality).
+        .layer(middleware::from_fn_with_state(
+            svc.metrics().http.clone(),
+            sigstack_http::observe,
+        ))
+        .layer(middleware::from_fn(no_cache))
         .with_state(svc)
 }
 
-/// Counts and times every request by matched route (not raw path, so that
-/// entry IDs do not explode label cardinality).
-async fn observe(State(svc): State<Arc<Service>>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+/// GET responses reflect the moving head; upstream marks them no-cache.
+async fn no_cache(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
-    let m = svc.metrics();
-    m.requests
-        .get_or_create(&crate::metrics::RequestLabels {
-            route: route.clone(),
-            method,
-            code: resp.status().as_u16(),
-        })
-        .inc();
-    m.latency
-        .get_or_create(&crate::metrics::RouteLabels { route })
-        .observe(start.elapsed().as_secs_f64());
-    // GET responses reflect the moving head; upstream marks them no-cache.
     resp.headers_mut()
         .entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-cache"));

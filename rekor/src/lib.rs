@@ -13,10 +13,8 @@ pub mod service;
 pub mod signer;
 pub mod types;
 
-use std::path::Path;
 use std::sync::Arc;
 
-use sigstack_core::keys::SigningKey;
 use sigstack_tlog::LogOptions;
 
 use config::Config;
@@ -48,23 +46,7 @@ pub fn open_service(cfg: &Config) -> Result<Service, anyhow::Error> {
     Ok(svc)
 }
 
-/// Writes a fresh P-256 key, readable by the owner only.
-pub fn write_new_key(path: &Path) -> Result<(), anyhow::Error> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let pem = SigningKey::generate_p256().to_pkcs8_pem(None)?;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(pem.as_bytes())?;
-    f.sync_all()?;
-    Ok(())
-}
+pub use sigstack_tlog::write_new_key;
 
 /// Serves the API on `listener` until `shutdown` completes.
 pub async fn serve(

@@ -242,9 +242,7 @@ impl Service {
     ) -> Result<Value, LookupError> {
         let proof = self.log.inclusion_proof(index, head.size)?;
         let integrated_time = (entry.integrated_time_ms / 1000) as i64;
-        let set = self
-            .key
-            .sign_set(&entry.data, integrated_time, index)
+        let set = crate::signer::sign_set(&self.key, &entry.data, integrated_time, index)
             .map_err(|e| LookupError::Internal(e.to_string()))?;
         let checkpoint = String::from_utf8_lossy(&head.checkpoint).into_owned();
         Ok(json!({

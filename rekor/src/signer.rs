@@ -1,109 +1,33 @@
 //! The log's key: Rekor v1 checkpoints (signed notes) and signed entry timestamps.
 
-use std::path::Path;
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::json;
 use sigstack_core::jcs;
-use sigstack_core::keys::{sha256_key_id, PublicKey, SigningKey};
 use sigstack_core::merkle::Hash;
 use sigstack_core::note::{Checkpoint, SignedNote};
 use sigstack_tlog::CheckpointSigner;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignerError {
-    #[error("cannot read signing key {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("signing key {path}: {source}")]
-    Key {
-        path: String,
-        source: sigstack_core::keys::KeyError,
-    },
-    #[error("the Rekor v1 log key must be ECDSA P-256 (the only key type every client verifies SETs with)")]
-    WrongKeyType,
+    #[error(transparent)]
+    Key(#[from] sigstack_tlog::KeyError),
     #[error("{0}")]
     Other(String),
 }
 
-/// The v1 log key (ECDSA P-256) and the identifiers derived from it.
-pub struct LogKey {
-    key: SigningKey,
-    public: PublicKey,
-    spki_der: Vec<u8>,
-    /// SHA-256 of the SPKI DER: the v1 log ID.
-    log_id: [u8; 32],
-}
+pub use sigstack_tlog::LogKey;
 
-impl std::fmt::Debug for LogKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "LogKey(log_id={})", hex::encode(self.log_id))
-    }
-}
-
-impl LogKey {
-    pub fn new(key: SigningKey) -> Result<Self, SignerError> {
-        if !matches!(key, SigningKey::P256(_)) {
-            return Err(SignerError::WrongKeyType);
-        }
-        let public = key.public_key();
-        let spki_der = public.to_spki_der();
-        let log_id = sha256_key_id(&spki_der);
-        Ok(LogKey {
-            key,
-            public,
-            spki_der,
-            log_id,
-        })
-    }
-
-    /// Loads a PEM key file; `passphrase` decrypts an `ENCRYPTED PRIVATE KEY`.
-    pub fn from_file(path: &Path, passphrase: Option<&[u8]>) -> Result<Self, SignerError> {
-        let text = std::fs::read(path).map_err(|source| SignerError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let key = SigningKey::from_pem(&text, passphrase).map_err(|source| SignerError::Key {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::new(key)
-    }
-
-    pub fn log_id(&self) -> &[u8; 32] {
-        &self.log_id
-    }
-
-    pub fn log_id_hex(&self) -> String {
-        hex::encode(self.log_id)
-    }
-
-    pub fn public_key(&self) -> &PublicKey {
-        &self.public
-    }
-
-    pub fn public_key_pem(&self) -> String {
-        self.public.to_pem()
-    }
-
-    pub fn spki_der(&self) -> &[u8] {
-        &self.spki_der
-    }
-
-    /// Signed entry timestamp: ECDSA over the JCS of
-    /// `{body, integratedTime, logID, logIndex}` (upstream `signEntry`).
-    pub fn sign_set(
-        &self,
-        body: &[u8],
-        integrated_time: i64,
-        log_index: u64,
-    ) -> Result<Vec<u8>, SignerError> {
-        let payload = set_payload(body, integrated_time, &self.log_id_hex(), log_index)?;
-        Ok(self.key.sign(&payload))
-    }
+/// Signed entry timestamp: ECDSA over the JCS of
+/// `{body, integratedTime, logID, logIndex}` (upstream `signEntry`).
+pub fn sign_set(
+    key: &LogKey,
+    body: &[u8],
+    integrated_time: i64,
+    log_index: u64,
+) -> Result<Vec<u8>, SignerError> {
+    let payload = set_payload(body, integrated_time, &key.log_id_hex(), log_index)?;
+    Ok(key.sign(&payload))
 }
 
 /// The bytes a SET signs: JCS of `{body, integratedTime, logID, logIndex}`.
@@ -141,7 +65,7 @@ impl V1Checkpointer {
 
     fn hint(&self) -> [u8; 4] {
         let mut h = [0u8; 4];
-        h.copy_from_slice(&self.key.log_id[..4]);
+        h.copy_from_slice(&self.key.log_id()[..4]);
         h
     }
 }
@@ -155,7 +79,7 @@ impl CheckpointSigner for V1Checkpointer {
             extensions: Vec::new(),
         }
         .to_body();
-        let note = SignedNote::sign(body, &self.hostname, self.hint(), |m| self.key.key.sign(m));
+        let note = SignedNote::sign(body, &self.hostname, self.hint(), |m| self.key.sign(m));
         Ok(note.to_text().into_bytes())
     }
 
@@ -180,7 +104,7 @@ impl CheckpointSigner for V1Checkpointer {
             s.key_hint == hint
                 && self
                     .key
-                    .public
+                    .public_key()
                     .verify_message(note.body.as_bytes(), &s.signature)
                     .is_ok()
         })
@@ -192,6 +116,7 @@ mod tests {
     use super::*;
     use base64::engine::general_purpose::STANDARD;
     use serde_json::Value;
+    use sigstack_core::keys::{sha256_key_id, PublicKey, SigningKey};
 
     /// rekor.sigstore.dev's public key (from the production trusted root).
     const PROD_REKOR_KEY: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE2G2Y+2tabdTV5BcGiBIx0a9fAFwrkBbmLSGtks4L3qX6yYY0zufBnhC8Ur/iy55GhWP/9A/bY2LhC30M9+RYtw==";

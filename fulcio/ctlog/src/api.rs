@@ -3,12 +3,11 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{MatchedPath, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -92,32 +91,11 @@ pub fn router(svc: Arc<Service>, prefix: &str) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "path not found") })
-        .layer(middleware::from_fn_with_state(svc.clone(), observe))
+        .layer(middleware::from_fn_with_state(
+            svc.metrics().http.clone(),
+            sigstack_http::observe,
+        ))
         .with_state(svc)
-}
-
-/// Counts and times every request by matched route.
-async fn observe(State(svc): State<Arc<Service>>, req: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
-    let resp = next.run(req).await;
-    let m = svc.metrics();
-    m.requests
-        .get_or_create(&crate::metrics::RequestLabels {
-            route: route.clone(),
-            method,
-            code: resp.status().as_u16(),
-        })
-        .inc();
-    m.latency
-        .get_or_create(&crate::metrics::RouteLabels { route })
-        .observe(start.elapsed().as_secs_f64());
-    resp
 }
 
 async fn read_body(svc: &Service, body: Body) -> Result<Bytes, ApiError> {

@@ -313,7 +313,7 @@ impl Service {
             // the stored leaf is byte-identical, so the SCT is valid for it too.
             AppendResult::Added { .. } | AppendResult::Duplicate { .. } => {}
         }
-        Ok(self.key.sct(timestamp_ms, &leaf_input))
+        Ok(crate::signer::sct(&self.key, timestamp_ms, &leaf_input))
     }
 
     /// The current signed tree head.

@@ -5,108 +5,27 @@
 //! head exactly as it was signed, and a restart with another key fails the
 //! engine's check of the stored head.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use sigstack_core::ct::{self, HASH_SHA256, SIG_ECDSA};
-use sigstack_core::keys::{HashAlgorithm, PublicKey, SigningKey};
+use sigstack_core::keys::{HashAlgorithm, PublicKey};
 use sigstack_core::merkle::Hash;
 use sigstack_tlog::CheckpointSigner;
 
-#[derive(Debug, thiserror::Error)]
-pub enum SignerError {
-    #[error("cannot read signing key {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("signing key {path}: {source}")]
-    Key {
-        path: String,
-        source: sigstack_core::keys::KeyError,
-    },
-    #[error("the CT log key must be ECDSA P-256 (sigstore-python accepts only SHA-256 SCTs, and every client verifies ECDSA)")]
-    WrongKeyType,
-}
+pub use sigstack_tlog::KeyError as SignerError;
+/// The CT log key: the shared log key ([`sigstack_tlog::LogKey`], whose log
+/// ID is the RFC 6962 one).
+pub use sigstack_tlog::LogKey as CtKey;
 
-/// The log's ECDSA P-256 key and its RFC 6962 log ID.
-pub struct CtKey {
-    key: SigningKey,
-    public: PublicKey,
-    spki_der: Vec<u8>,
-    log_id: [u8; 32],
-}
-
-impl std::fmt::Debug for CtKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CtKey(log_id={})", hex::encode(self.log_id))
-    }
-}
-
-impl CtKey {
-    pub fn new(key: SigningKey) -> Result<Self, SignerError> {
-        if !matches!(key, SigningKey::P256(_)) {
-            return Err(SignerError::WrongKeyType);
-        }
-        let public = key.public_key();
-        let spki_der = public.to_spki_der();
-        let log_id = ct::log_id(&spki_der);
-        Ok(CtKey {
-            key,
-            public,
-            spki_der,
-            log_id,
-        })
-    }
-
-    /// Loads a PEM key file; `passphrase` decrypts an `ENCRYPTED PRIVATE KEY`.
-    pub fn from_file(path: &Path, passphrase: Option<&[u8]>) -> Result<Self, SignerError> {
-        let text = std::fs::read(path).map_err(|source| SignerError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let key = SigningKey::from_pem(&text, passphrase).map_err(|source| SignerError::Key {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::new(key)
-    }
-
-    pub fn log_id(&self) -> &[u8; 32] {
-        &self.log_id
-    }
-
-    pub fn log_id_hex(&self) -> String {
-        hex::encode(self.log_id)
-    }
-
-    pub fn public_key(&self) -> &PublicKey {
-        &self.public
-    }
-
-    pub fn spki_der(&self) -> &[u8] {
-        &self.spki_der
-    }
-
-    pub fn public_key_pem(&self) -> String {
-        self.public.to_pem()
-    }
-
-    /// ECDSA-SHA256 (DER) over `data`, as the `signature` of a DigitallySigned.
-    pub fn sign(&self, data: &[u8]) -> Vec<u8> {
-        self.key.sign(data)
-    }
-
-    /// The signed SCT for data already laid out by [`ct::sct_signed_data`].
-    pub fn sct(&self, timestamp_ms: u64, signed_data: &[u8]) -> ct::Sct {
-        ct::Sct {
-            log_id: self.log_id,
-            timestamp_ms,
-            extensions: Vec::new(),
-            hash_algorithm: HASH_SHA256,
-            signature_algorithm: SIG_ECDSA,
-            signature: self.sign(signed_data),
-        }
+/// The signed SCT for data already laid out by [`ct::sct_signed_data`].
+pub fn sct(key: &CtKey, timestamp_ms: u64, signed_data: &[u8]) -> ct::Sct {
+    ct::Sct {
+        log_id: *key.log_id(),
+        timestamp_ms,
+        extensions: Vec::new(),
+        hash_algorithm: HASH_SHA256,
+        signature_algorithm: SIG_ECDSA,
+        signature: key.sign(signed_data),
     }
 }
 
@@ -175,6 +94,6 @@ impl CheckpointSigner for SthSigner {
 
     fn verify(&self, checkpoint: &[u8], size: u64, root: &Hash) -> bool {
         decode_sth(checkpoint)
-            .is_some_and(|(ts, ds)| verify_sth(&self.key.public, ts, size, root, ds))
+            .is_some_and(|(ts, ds)| verify_sth(self.key.public_key(), ts, size, root, ds))
     }
 }

@@ -16,6 +16,7 @@
 //! * Memory does not grow with the log: the frontier is at most 64 hashes,
 //!   and reads go to the store (whose cache is bounded).
 
+pub mod key;
 pub mod store;
 pub mod tree;
 
@@ -27,6 +28,7 @@ use arc_swap::ArcSwap;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use sigstack_core::merkle::{empty_root, Hash};
 
+pub use key::{write_new_key, KeyError, LogKey};
 pub use store::{
     CommitBatch, MemStore, RocksOptions, RocksStore, Store, StoreError, StoredEntry, StoredHead,
 };

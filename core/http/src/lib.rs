@@ -1,0 +1,89 @@
+//! Plumbing every HTTP service of the stack shares, so that `/metrics` means
+//! the same thing everywhere: request counts by (route, method, status) and
+//! latency histograms by route, recorded by one middleware.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub method: String,
+    pub code: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub route: String,
+}
+
+/// Request metrics. Cloning shares the underlying families.
+#[derive(Clone)]
+pub struct HttpMetrics {
+    pub requests: Family<RequestLabels, Counter>,
+    pub latency: Family<RouteLabels, Histogram>,
+}
+
+impl HttpMetrics {
+    /// Creates the families and registers them as `<prefix>_http_requests` and
+    /// `<prefix>_http_request_duration_seconds`.
+    pub fn register(registry: &mut Registry) -> Self {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0001, 2.0, 18))
+        });
+        registry.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        HttpMetrics { requests, latency }
+    }
+}
+
+/// Middleware (`axum::middleware::from_fn_with_state(metrics, observe)`):
+/// counts and times every request by its matched route.
+pub async fn observe(State(m): State<HttpMetrics>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let resp = next.run(req).await;
+    m.requests
+        .get_or_create(&RequestLabels {
+            route: route.clone(),
+            method,
+            code: resp.status().as_u16(),
+        })
+        .inc();
+    m.latency
+        .get_or_create(&RouteLabels { route })
+        .observe(start.elapsed().as_secs_f64());
+    resp
+}
+
+/// The registry in Prometheus text format (empty if encoding fails).
+pub fn render(registry: &Registry) -> String {
+    let mut out = String::new();
+    if encode(&mut out, registry).is_err() {
+        out.clear();
+    }
+    out
+}
