@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use der::{Decode, Encode};
+use der::Decode;
 use sigstack_core::keys::{self, PublicKey, SigningKey};
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::ext::pkix::BasicConstraints;
@@ -66,8 +66,12 @@ impl TbsSigner for MemorySigner {
 pub struct Ca {
     signer: Arc<dyn TbsSigner>,
     /// Issuing CA first, root last.
-    chain: Vec<Certificate>,
     chain_der: Vec<Vec<u8>>,
+    /// The issuing CA (`chain_der[0]`) and what every leaf needs from it,
+    /// derived once here instead of per certificate.
+    issuer_cert: Certificate,
+    issuer_key_id: Option<Vec<u8>>,
+    issuer_key_hash: [u8; 32],
 }
 
 impl Ca {
@@ -107,10 +111,19 @@ impl Ca {
                 "the CA private key does not match the first certificate of the chain".into(),
             ));
         }
+        let issuer_key_id = cert::subject_key_id(&chain[0])?;
+        let issuer_key_hash = sigstack_core::ct::issuer_key_hash_of(&chain[0])
+            .map_err(|e| CaError::Config(format!("CA certificate: {e}")))?;
+        let issuer_cert = chain
+            .into_iter()
+            .next()
+            .ok_or_else(|| CaError::Config("empty CA certificate chain".into()))?;
         Ok(Ca {
             signer,
-            chain,
             chain_der,
+            issuer_cert,
+            issuer_key_id,
+            issuer_key_hash,
         })
     }
 
@@ -152,9 +165,15 @@ impl Ca {
 
     pub fn issuer(&self) -> Issuer<'_> {
         Issuer {
-            cert: &self.chain[0],
+            cert: &self.issuer_cert,
             signer: self.signer.as_ref(),
+            key_id: self.issuer_key_id.as_deref(),
         }
+    }
+
+    /// SHA-256 of the issuing CA's SPKI: the `issuer_key_hash` of precert SCTs.
+    pub fn issuer_key_hash(&self) -> &[u8; 32] {
+        &self.issuer_key_hash
     }
 
     /// DER certificates, issuing CA first, root last.
@@ -266,12 +285,14 @@ pub fn create_ca_for_signer(
     let root_der =
         cert::ca_certificate(CaKind::Root, &root_name, &root_signer, now, now + validity)?;
     let root = Certificate::from_der(&root_der).map_err(CertError::from)?;
+    let root_key_id = cert::subject_key_id(&root)?;
     let int_name = cert::org_cn_name(org, &format!("{cn}-intermediate"))?;
     let int_der = cert::ca_certificate(
         CaKind::Intermediate {
             parent: Issuer {
                 cert: &root,
                 signer: &root_signer,
+                key_id: root_key_id.as_deref(),
             },
         },
         &int_name,
@@ -279,10 +300,6 @@ pub fn create_ca_for_signer(
         now,
         now + validity,
     )?;
-    // Round-trip check: what we wrote parses and chains.
-    let _ = Certificate::from_der(&int_der)
-        .map_err(CertError::from)?
-        .to_der();
     Ok(CreatedRoot {
         root_der,
         root_key,

@@ -38,13 +38,11 @@ pub enum CertError {
 
 pub const OID_CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
 pub const OID_ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
-pub const OID_ECDSA_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.3");
 pub const OID_SIGSTORE_ARC: &str = "1.3.6.1.4.1.57264.1";
+const OID_SIGSTORE_BASE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1");
 pub const OID_OTHERNAME_USERNAME: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1.7");
-pub const OID_CT_POISON: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.3");
-pub const OID_CT_SCT_LIST: ObjectIdentifier =
-    ObjectIdentifier::new_unwrap("1.3.6.1.4.1.11129.2.4.2");
+use sigstack_core::ct::{OID_CT_POISON, OID_CT_SCT_LIST};
 
 /// Signs TBS bytes with the CA key. Implemented by in-memory keys and HSMs.
 pub trait TbsSigner: Send + Sync {
@@ -56,10 +54,11 @@ pub trait TbsSigner: Send + Sync {
     fn sign(&self, tbs: &[u8]) -> Result<Vec<u8>, CertError>;
 }
 
-pub fn sigstore_oid(arc: u32) -> ObjectIdentifier {
-    // Arcs are small constants chosen by this module; the string always parses.
-    ObjectIdentifier::new(&format!("{OID_SIGSTORE_ARC}.{arc}"))
-        .unwrap_or(ObjectIdentifier::new_unwrap("1.3.6.1.4.1.57264.1"))
+/// `1.3.6.1.4.1.57264.1.<arc>`.
+pub fn sigstore_oid(arc: u32) -> Result<ObjectIdentifier, CertError> {
+    OID_SIGSTORE_BASE
+        .push_arc(arc)
+        .map_err(|e| CertError::Invalid(format!("Sigstore OID arc {arc}: {e}")))
 }
 
 fn ext<T: AsExtension>(v: &T, subject: &Name, critical: bool) -> Result<Extension, CertError> {
@@ -111,6 +110,41 @@ pub fn key_identifier(spki_der: &[u8]) -> Result<Vec<u8>, CertError> {
 pub struct Issuer<'a> {
     pub cert: &'a Certificate,
     pub signer: &'a dyn TbsSigner,
+    /// The issuer's SubjectKeyIdentifier (the leaf's AKI), read once when
+    /// the CA is loaded rather than per certificate.
+    pub key_id: Option<&'a [u8]>,
+}
+
+/// A leaf TBS without its last extension: the bytes the SCT signs are this
+/// TBS's DER, and the precert and the final certificate are this TBS plus
+/// the poison or the SCT list. Built once per request.
+pub struct PreparedLeaf<'a> {
+    tbs: TbsCertificate,
+    signer: &'a dyn TbsSigner,
+}
+
+impl PreparedLeaf<'_> {
+    /// The precertificate (critical CT poison, ASN.1 NULL, as last extension,
+    /// signed by the CA key itself) and the DER of its TBS without the poison,
+    /// which is what an SCT for it signs (RFC 6962 3.2).
+    pub fn precertificate(&self) -> Result<(Vec<u8>, Vec<u8>), CertError> {
+        let tbs_der = self.tbs.to_der()?;
+        let poison = raw_ext(OID_CT_POISON, true, vec![0x05, 0x00])?;
+        Ok((sign(self.with_last(poison), self.signer)?, tbs_der))
+    }
+
+    /// The final certificate, with the TLS-encoded SCT list as last extension.
+    pub fn certificate(&self, sct_list_tls: &[u8]) -> Result<Vec<u8>, CertError> {
+        let value = OctetString::new(sct_list_tls.to_vec())?.to_der()?;
+        let scts = raw_ext(OID_CT_SCT_LIST, false, value)?;
+        sign(self.with_last(scts), self.signer)
+    }
+
+    fn with_last(&self, last: Extension) -> TbsCertificate {
+        let mut tbs = self.tbs.clone();
+        tbs.extensions.get_or_insert_with(Vec::new).push(last);
+        tbs
+    }
 }
 
 /// Everything that makes the leaf; the same value builds the precert and the final cert.
@@ -143,14 +177,14 @@ impl LeafTemplate {
     /// Extensions in upstream's order: KU, EKU, AKI, SAN, Sigstore (.1, .2–.6, .8, .9–.23, .24).
     pub(crate) fn base_extensions(
         &self,
-        issuer: &Certificate,
+        issuer_key_id: Option<&[u8]>,
     ) -> Result<Vec<Extension>, CertError> {
         let empty = Name::default();
         let mut out = vec![
             ext(&KeyUsage(KeyUsages::DigitalSignature.into()), &empty, true)?,
             ext(&ExtendedKeyUsage(vec![OID_CODE_SIGNING]), &empty, false)?,
         ];
-        if let Some(ski) = subject_key_id(issuer)? {
+        if let Some(ski) = issuer_key_id {
             let aki = AuthorityKeyIdentifier {
                 key_identifier: Some(OctetString::new(ski)?),
                 authority_cert_issuer: None,
@@ -174,7 +208,7 @@ impl LeafTemplate {
         }
         let utf8 = |s: &str| -> Result<Vec<u8>, CertError> { Ok(Utf8StringRef::new(s)?.to_der()?) };
         out.push(raw_ext(
-            sigstore_oid(1),
+            sigstore_oid(1)?,
             false,
             e.issuer.as_bytes().to_vec(),
         )?);
@@ -186,25 +220,24 @@ impl LeafTemplate {
             (6, &e.github_workflow_ref),
         ] {
             if !v.is_empty() {
-                out.push(raw_ext(sigstore_oid(arc), false, v.as_bytes().to_vec())?);
+                out.push(raw_ext(sigstore_oid(arc)?, false, v.as_bytes().to_vec())?);
             }
         }
-        out.push(raw_ext(sigstore_oid(8), false, utf8(&e.issuer)?)?);
+        out.push(raw_ext(sigstore_oid(8)?, false, utf8(&e.issuer)?)?);
         for (arc, v) in &e.v2 {
             if !v.is_empty() {
-                out.push(raw_ext(sigstore_oid(*arc), false, utf8(v)?)?);
+                out.push(raw_ext(sigstore_oid(*arc)?, false, utf8(v)?)?);
             }
         }
         if !e.subject.is_empty() {
-            out.push(raw_ext(sigstore_oid(24), false, utf8(&e.subject)?)?);
+            out.push(raw_ext(sigstore_oid(24)?, false, utf8(&e.subject)?)?);
         }
         Ok(out)
     }
 
-    fn tbs(&self, issuer: &Issuer, last: Extension) -> Result<TbsCertificate, CertError> {
-        let mut exts = self.base_extensions(issuer.cert)?;
-        exts.push(last);
-        Ok(TbsCertificate {
+    /// Builds the TBS (everything but the last extension) for `issuer`.
+    pub fn prepare<'a>(&self, issuer: &Issuer<'a>) -> Result<PreparedLeaf<'a>, CertError> {
+        let tbs = TbsCertificate {
             version: Version::V3,
             serial_number: self.serial.clone(),
             signature: issuer.signer.algorithm(),
@@ -217,22 +250,22 @@ impl LeafTemplate {
             subject_public_key_info: SubjectPublicKeyInfoOwned::from_der(&self.spki_der)?,
             issuer_unique_id: None,
             subject_unique_id: None,
-            extensions: Some(exts),
+            extensions: Some(self.base_extensions(issuer.key_id)?),
+        };
+        Ok(PreparedLeaf {
+            tbs,
+            signer: issuer.signer,
         })
     }
 
-    /// The precertificate: the critical CT poison (ASN.1 NULL) as last extension,
-    /// signed by the CA key itself (no precert signing certificate).
+    /// The precertificate DER (see [`PreparedLeaf::precertificate`]).
     pub fn precertificate(&self, issuer: &Issuer) -> Result<Vec<u8>, CertError> {
-        let poison = raw_ext(OID_CT_POISON, true, vec![0x05, 0x00])?;
-        sign(self.tbs(issuer, poison)?, issuer.signer)
+        Ok(self.prepare(issuer)?.precertificate()?.0)
     }
 
-    /// The final certificate, with the TLS-encoded SCT list as last extension.
+    /// The final certificate DER (see [`PreparedLeaf::certificate`]).
     pub fn certificate(&self, issuer: &Issuer, sct_list_tls: &[u8]) -> Result<Vec<u8>, CertError> {
-        let value = OctetString::new(sct_list_tls.to_vec())?.to_der()?;
-        let scts = raw_ext(OID_CT_SCT_LIST, false, value)?;
-        sign(self.tbs(issuer, scts)?, issuer.signer)
+        self.prepare(issuer)?.certificate(sct_list_tls)
     }
 }
 
@@ -316,7 +349,7 @@ pub fn ca_certificate(
         CaKind::Intermediate { parent } => (
             parent.cert.tbs_certificate.subject.clone(),
             parent.signer,
-            subject_key_id(parent.cert)?,
+            parent.key_id.map(<[u8]>::to_vec),
         ),
     };
     if let Some(aki) = aki {

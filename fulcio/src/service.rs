@@ -189,10 +189,13 @@ impl Fulcio {
         )
         .map_err(|e| FulcioError::bad_request(e.to_string()))?;
         let issuer_ca = self.ca.issuer();
-        let precert = template.precertificate(&issuer_ca).map_err(|e| {
-            tracing::error!(error = %e, "precertificate signing failed");
+        let signing_err = |e: crate::cert::CertError| {
+            tracing::error!(error = %e, "certificate signing failed");
             FulcioError::internal(MSG_CA)
-        })?;
+        };
+        // One TBS for both certificates; `tbs` is also what the SCT signs.
+        let leaf = template.prepare(&issuer_ca).map_err(signing_err)?;
+        let (precert, tbs) = leaf.precertificate().map_err(signing_err)?;
         let mut chain: Vec<&[u8]> = vec![&precert];
         chain.extend(self.ca.chain_der().iter().map(Vec::as_slice));
         let sct = self.ct.add_pre_chain(&chain).await.map_err(|e| {
@@ -200,30 +203,17 @@ impl Fulcio {
             FulcioError::internal(MSG_CT)
         })?;
         if let Some(ct_key) = &self.ct.public_key {
-            let tbs = sigstack_core::ct::tbs_without_extension(
-                &precert,
-                sigstack_core::ct::OID_CT_POISON,
-            )
-            .and_then(|tbs| {
-                let ikh = sigstack_core::ct::issuer_key_hash(&self.ca.chain_der()[0])?;
-                sct.verify(
-                    &sigstack_core::ct::SignedEntry::Precert {
-                        issuer_key_hash: ikh,
-                        tbs: &tbs,
-                    },
-                    ct_key,
-                )
-            });
-            if let Err(e) = tbs {
+            let entry = sigstack_core::ct::SignedEntry::Precert {
+                issuer_key_hash: *self.ca.issuer_key_hash(),
+                tbs: &tbs,
+            };
+            if let Err(e) = sct.verify(&entry, ct_key) {
                 tracing::error!(error = %e, "CT log returned an SCT that does not verify");
                 return Err(FulcioError::internal(MSG_CT));
             }
         }
         let list = sigstack_core::ct::encode_sct_list(std::slice::from_ref(&sct));
-        let leaf = template.certificate(&issuer_ca, &list).map_err(|e| {
-            tracing::error!(error = %e, "certificate signing failed");
-            FulcioError::internal(MSG_CA)
-        })?;
+        let leaf = leaf.certificate(&list).map_err(signing_err)?;
         let mut out = vec![leaf];
         out.extend(self.ca.chain_der().iter().cloned());
         Ok(out)

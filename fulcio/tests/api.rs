@@ -43,6 +43,12 @@ where
 }
 
 async fn start() -> Stack {
+    start_with(None).await
+}
+
+/// `ct_key_override`: the CT log key Fulcio is told to verify SCTs with
+/// (default: the real one).
+async fn start_with(ct_key_override: Option<PublicKey>) -> Stack {
     let oidc = start_oidc().await;
     let ca = Ca::ephemeral().unwrap();
     let roots = sigstack_ctlog::chain::Roots::from_der(vec![ca.root_der().to_vec()]).unwrap();
@@ -62,7 +68,11 @@ async fn start() -> Stack {
         config: FulcioConfig::parse(issuer_config(&oidc).as_bytes()).unwrap(),
         verifier: sigstack_oidc::Verifier::new(Default::default()).unwrap(),
         ca,
-        ct: CtLog::new(&ct_url, Some(ct_key.clone())).unwrap(),
+        ct: CtLog::new(
+            &ct_url,
+            Some(ct_key_override.unwrap_or_else(|| ct_key.clone())),
+        )
+        .unwrap(),
         metrics: Arc::new(Metrics::default()),
     });
     let (url, f_tx) = spawn(move |l, rx| {
@@ -401,9 +411,21 @@ async fn refusals_log_nothing() {
         .as_secs();
     let token_msg = "There was an error processing the identity token";
 
-    let mut forged = good(json!({}));
-    let last = forged.pop().unwrap();
-    forged.push(if last == 'A' { 'B' } else { 'A' });
+    // Flip a byte inside the decoded signature (the last base64 character
+    // may only carry padding bits, which would make the token malformed
+    // instead of wrongly signed).
+    let forged = {
+        let t = good(json!({}));
+        let (input, sig) = t.rsplit_once('.').unwrap();
+        let mut raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(sig)
+            .unwrap();
+        raw[10] ^= 0x01;
+        format!(
+            "{input}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+        )
+    };
     let header_none = json!({"alg": "none", "typ": "JWT"});
     let claims = json!({"iss": s.oidc.issuer("email"), "sub": "u", "aud": "sigstore", "exp": now + 600, "iat": now,
                         "email": "alice@example.com", "email_verified": true});
@@ -664,4 +686,31 @@ async fn read_endpoints_legacy_and_ct_outage() {
         .await;
     assert_eq!(st, 500, "{v}");
     assert_eq!(v["message"], "Error entering certificate in CTL");
+}
+
+#[tokio::test]
+async fn sct_that_does_not_verify_is_refused() {
+    // Fulcio configured with another CT key: the log answers, but its SCT
+    // does not verify under the configured key, so no certificate.
+    let s = start_with(Some(SigningKey::generate_p256().public_key())).await;
+    let key = SigningKey::generate_p256();
+    let token = s.oidc.token(
+        "email",
+        "u",
+        json!({"email": "alice@example.com", "email_verified": true}),
+    );
+    let (st, v) = s
+        .post(
+            "/api/v2/signingCert",
+            &pk_request(&key, "alice@example.com"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(st, 500, "{v}");
+    assert_eq!(v["message"], "Error entering certificate in CTL");
+    assert_eq!(
+        s.ct_size().await,
+        1,
+        "the precert was logged before the check"
+    );
 }
