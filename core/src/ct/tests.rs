@@ -299,9 +299,26 @@ fn generated_sct_sign_and_verify() {
         tbs: &tbs,
     };
     assert!(sct.verify(&other_issuer, &pk).is_err());
+    assert!(matches!(
+        sct.verify(&other_issuer, &pk),
+        Err(CtError::BadSignature)
+    ));
     // The same bytes as an X.509 entry are a different statement.
     assert!(sct.verify(&SignedEntry::X509(&tbs), &pk).is_err());
+    assert!(matches!(
+        sct.verify(&SignedEntry::X509(&tbs), &pk),
+        Err(CtError::BadSignature)
+    ));
+    // An empty certificate is outside ASN.1Cert<1..2^24-1>: refused by the
+    // length check, before any signature work.
     assert!(sct.verify(&SignedEntry::X509(&[]), &pk).is_err());
+    assert!(matches!(
+        sct.verify(&SignedEntry::X509(&[]), &pk),
+        Err(CtError::TooLarge {
+            what: "certificate",
+            len: 0
+        })
+    ));
 
     // Byte layout (RFC 6962 §3.2 / §3.4).
     let signed = sct_signed_data(ts, &entry, &[]);
@@ -338,7 +355,7 @@ fn generated_sct_sign_and_verify() {
 }
 
 #[test]
-fn tbs_without_extension_matches_the_precert() {
+fn tbs_without_extension_drops_only_that_extension() {
     // Final cert without the SCT list must be a well-formed TBS that still
     // parses, and removing a missing extension is an error.
     let v = vector(VECTORS[0].0, VECTORS[0].1);
@@ -358,4 +375,51 @@ fn tbs_without_extension_matches_the_precert() {
     assert_eq!(cert.to_der().unwrap(), v.leaf);
     assert_eq!(issuer_key_hash(&v.issuer).unwrap().len(), 32);
     assert!(issuer_key_hash(b"junk").is_err());
+}
+
+/// The issuer's SubjectPublicKeyInfo DER, obtained independently of
+/// [`issuer_key_hash`]: decoded with x509-cert, re-encoded, and checked to be
+/// the exact bytes inside the certificate.
+fn spki_der_of(cert_der: &[u8]) -> Vec<u8> {
+    let cert = x509_cert::Certificate::from_der(cert_der).unwrap();
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
+    assert!(
+        cert_der.windows(spki.len()).any(|w| w == spki),
+        "the SPKI DER appears verbatim in the certificate"
+    );
+    spki
+}
+
+#[test]
+fn issuer_key_hash_is_sha256_of_the_issuer_spki() {
+    for (bundle, root) in VECTORS {
+        let v = vector(bundle, root);
+        let spki = spki_der_of(&v.issuer);
+        let want = crate::keys::sha256_key_id(&spki);
+        assert_eq!(issuer_key_hash(&v.issuer).unwrap(), want, "{bundle}");
+        // The parsed-certificate variant agrees.
+        let issuer = parse_certificate_der(&v.issuer).unwrap();
+        assert_eq!(issuer_key_hash_of(&issuer).unwrap(), want, "{bundle}");
+        // The SPKI is the issuer's key (the one that verifies the leaf), not
+        // some other structure of the certificate.
+        let key = crate::keys::certificate_public_key(&issuer).unwrap();
+        let leaf = parse_certificate_der(&v.leaf).unwrap();
+        verify_certificate_signature(&leaf, &key).unwrap();
+        assert_eq!(
+            PublicKey::from_spki_der(&spki).unwrap().to_spki_der(),
+            key.to_spki_der(),
+            "{bundle}"
+        );
+        // Key-specific: the root's and the leaf's hashes differ, and each is
+        // the hash of its own SPKI.
+        for other in [&v.root, &v.leaf] {
+            let h = issuer_key_hash(other).unwrap();
+            assert_ne!(h, want, "{bundle}");
+            assert_eq!(h, crate::keys::sha256_key_id(&spki_der_of(other)));
+        }
+    }
 }

@@ -266,13 +266,19 @@ async fn refuses_bad_submissions_without_appending() {
     let server_auth_ca = pki
         .root
         .issue_ca("tls-ca", vec![ca_ext(), eku_ext(&[OID_SERVER_AUTH])]);
+    // A CA that also allows codeSigning: only the precert-signing EKU check
+    // (not the accepted-EKU nesting check) can refuse it.
     let precert_signer = pki.inter.issue_ca(
         "precert-signer",
         vec![
             ca_ext(),
-            eku_ext(&["1.3.6.1.4.1.11129.2.4.4".parse().unwrap()]),
+            eku_ext(&["1.3.6.1.4.1.11129.2.4.4".parse().unwrap(), OID_CODE_SIGNING]),
         ],
     );
+    // A proper CA under the accepted root, but not the leaf's issuer.
+    let unrelated_ca = pki
+        .root
+        .issue_ca("unrelated-ca", vec![ca_ext(), eku_ext(&[OID_CODE_SIGNING])]);
     let leaf = pki.inter.leaf();
     let precert = pki.inter.precert();
     let no_eku = pki.inter.issue(vec![]);
@@ -283,92 +289,153 @@ async fn refuses_bad_submissions_without_appending() {
     ]);
     let eleven: Vec<&[u8]> = std::iter::repeat_n(&pki.inter.der[..], 11).collect();
 
-    let cases: Vec<(&str, &str, Vec<u8>)> = vec![
-        ("not JSON", "add-chain", b"{".to_vec()),
-        ("no chain", "add-chain", b"{}".to_vec()),
+    let max = sigstack_ctlog::chain::MAX_CHAIN_LEN;
+    let too_many = format!("chain has 11 certificates, at most {max} accepted");
+    // (what, endpoint, body, substring the error message must contain: the
+    // reason this case is meant to be refused for).
+    let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
+        (
+            "not JSON",
+            "add-chain",
+            b"{".to_vec(),
+            "error parsing request body as JSON",
+        ),
+        (
+            "no chain",
+            "add-chain",
+            b"{}".to_vec(),
+            "missing field `chain`",
+        ),
         (
             "unknown field",
             "add-chain",
-            br#"{"chain":[],"x":1}"#.to_vec(),
+            serde_json::to_vec(
+                &json!({"chain": [base64_std(&leaf), base64_std(&pki.inter.der)], "x": 1}),
+            )
+            .unwrap(),
+            "unknown field `x`",
         ),
         (
             "chain not an array",
             "add-chain",
             br#"{"chain":"abc"}"#.to_vec(),
+            "invalid type: string \"abc\", expected a sequence",
         ),
-        ("empty chain", "add-chain", br#"{"chain":[]}"#.to_vec()),
+        (
+            "empty chain",
+            "add-chain",
+            br#"{"chain":[]}"#.to_vec(),
+            "chain is empty",
+        ),
         (
             "bad base64",
             "add-chain",
             br#"{"chain":["not base64!"]}"#.to_vec(),
+            "chain[0] is not valid base64",
         ),
         (
             "bad DER",
             "add-chain",
             br#"{"chain":["anVuaw=="]}"#.to_vec(),
+            "chain[0] is not a DER certificate",
         ),
         (
             "bad DER intermediate",
             "add-chain",
             serde_json::to_vec(&json!({"chain": [base64_std(&leaf), "anVuaw=="]})).unwrap(),
+            "chain[1] is not a DER certificate",
         ),
+        // chain[1] (another PKI's intermediate, same names) is checked before
+        // the leaf's link to it, so this is refused at the anchor.
         (
             "broken chain",
             "add-chain",
             body(&[&leaf, &other.inter.der]),
+            "the chain does not end at an accepted root",
+        ),
+        (
+            "leaf issuer is not chain[1]'s subject",
+            "add-chain",
+            body(&[&leaf, &unrelated_ca.der]),
+            "chain[0]'s issuer is not chain[1]'s subject",
         ),
         (
             "leaf not signed by chain[1]",
             "add-chain",
             body(&[&other.inter.leaf(), &pki.inter.der]),
+            "chain[0] is not signed by chain[1]",
         ),
         (
             "chain[1] not signed by chain[2]",
             "add-chain",
             body(&[&leaf, &pki.inter.der, &other.root.der]),
+            "chain[1] is not signed by chain[2]",
         ),
         (
             "unknown root",
             "add-chain",
             body(&[&other.inter.leaf(), &other.inter.der, &other.root.der]),
+            "the chain does not end at an accepted root",
         ),
         (
             "unknown root, intermediate only",
             "add-chain",
             body(&[&other.inter.leaf(), &other.inter.der]),
+            "the chain does not end at an accepted root",
         ),
         (
             "leaf alone, not signed by a root",
             "add-chain",
             body(&[&leaf]),
+            "chain[0] is not signed by any accepted root",
         ),
-        ("root alone", "add-chain", body(&[&pki.root.der])),
+        (
+            "root alone",
+            "add-chain",
+            body(&[&pki.root.der]),
+            "a root certificate cannot be logged",
+        ),
         (
             "missing poison",
             "add-pre-chain",
             body(&[&leaf, &pki.inter.der]),
+            "add-pre-chain needs a precertificate",
         ),
         (
             "poison on add-chain",
             "add-chain",
             body(&[&precert, &pki.inter.der]),
+            "submitted to add-chain; use add-pre-chain",
         ),
         (
             "non-critical poison",
             "add-pre-chain",
             body(&[&noncritical_poison, &pki.inter.der]),
+            "the CT poison extension must be critical",
         ),
-        ("missing EKU", "add-chain", body(&[&no_eku, &pki.inter.der])),
-        ("wrong EKU", "add-chain", body(&[&tls_leaf, &pki.inter.der])),
+        (
+            "missing EKU",
+            "add-chain",
+            body(&[&no_eku, &pki.inter.der]),
+            "chain[0] lacks an accepted extended key usage",
+        ),
+        (
+            "wrong EKU",
+            "add-chain",
+            body(&[&tls_leaf, &pki.inter.der]),
+            "chain[0] lacks an accepted extended key usage",
+        ),
         (
             "issuer not a CA",
             "add-chain",
             body(&[&not_ca.leaf(), &not_ca.der]),
+            "chain[1] is not a CA certificate",
         ),
         (
             "intermediate EKU excludes codeSigning",
             "add-chain",
             body(&[&server_auth_ca.leaf(), &server_auth_ca.der]),
+            "chain[1]'s extended key usages exclude the accepted ones",
         ),
         (
             "precert signing certificate",
@@ -378,13 +445,21 @@ async fn refuses_bad_submissions_without_appending() {
                 &precert_signer.der,
                 &pki.inter.der,
             ]),
+            "precertificate signing certificates are not supported",
         ),
-        ("too many certificates", "add-chain", body(&eleven)),
+        (
+            "too many certificates",
+            "add-chain",
+            body(&eleven),
+            &too_many,
+        ),
     ];
-    for (what, endpoint, raw) in cases {
+    for (what, endpoint, raw, want) in cases {
         let (s, v) = srv.post_raw(&format!("/ct/v1/{endpoint}"), raw).await;
         assert_eq!(s, 400, "{what}: {v}");
         assert!(v["error"].is_string(), "{what}: {v}");
+        let msg = v["error"].as_str().unwrap();
+        assert!(msg.contains(want), "{what}: want {want:?} in {msg:?}");
     }
     let big = vec![b' '; 65 << 10];
     let (s, _) = srv.post_raw("/ct/v1/add-chain", big).await;
@@ -399,6 +474,38 @@ async fn refuses_bad_submissions_without_appending() {
     assert_eq!(srv.post("/ct/v1/get-sth", &json!({})).await.0, 405);
     assert_eq!(srv.get("/ct/v1/nope").await.0, 404);
     assert_eq!(srv.get("/nope").await.0, 404);
+
+    // Controls: the shapes used above are refused only for the reason under
+    // test; with that one thing changed they are accepted.
+    let code_signer = pki
+        .inter
+        .issue_ca("code-signer", vec![ca_ext(), eku_ext(&[OID_CODE_SIGNING])]);
+    for (what, endpoint, raw) in [
+        (
+            "the unknown-field body without the unknown field",
+            "add-chain",
+            body(&[&leaf, &pki.inter.der]),
+        ),
+        (
+            "the precert-signer chain with a codeSigning-only sub-CA",
+            "add-pre-chain",
+            body(&[&code_signer.precert(), &code_signer.der, &pki.inter.der]),
+        ),
+    ] {
+        let (s, v) = srv.post_raw(&format!("/ct/v1/{endpoint}"), raw).await;
+        assert_eq!(s, 200, "control {what}: {v}");
+    }
+    // Exactly the limit is not refused for its length (these ten copies fail
+    // later, on the chain's names).
+    let ten: Vec<&[u8]> = std::iter::repeat_n(&pki.inter.der[..], max).collect();
+    let (s, v) = srv.post_raw("/ct/v1/add-chain", body(&ten)).await;
+    assert_eq!(s, 400, "{v}");
+    let msg = v["error"].as_str().unwrap();
+    assert!(!msg.contains("accepted"), "{msg}");
+    assert!(
+        msg.contains("chain[1]'s issuer is not chain[2]'s subject"),
+        "{msg}"
+    );
 }
 
 fn body(certs: &[&[u8]]) -> Vec<u8> {

@@ -674,6 +674,56 @@ async fn bad_signatures() {
             "{msg}"
         );
     }
+
+    // Errors that do carry token-derived text (issuer, audiences, alg) carry it
+    // clipped: never the token, a token part, or a long value past the clip.
+    let long_iss = format!("{}/{}ISS-TAIL", mock.base, "i".repeat(300));
+    let mut ci = c.clone();
+    ci["iss"] = json!(long_iss);
+    let iss_tok = mint(key, "RS256", Some("k"), &ci);
+    let long_aud = format!("{}AUD-TAIL", "a".repeat(300));
+    let mut ca = c.clone();
+    ca["aud"] = json!([long_aud]);
+    let aud_tok = mint(key, "RS256", Some("k"), &ca);
+    let long_alg = format!("{}ALG-TAIL", "X".repeat(300));
+    let alg_tok = format!(
+        "{}.{}.{}",
+        b64(json!({"alg": long_alg, "kid": "k"}).to_string().as_bytes()),
+        b64(c.to_string().as_bytes()),
+        b64(b"signature bytes")
+    );
+    for (t, long, tail) in [
+        (&iss_tok, &long_iss, "ISS-TAIL"),
+        (&aud_tok, &long_aud, "AUD-TAIL"),
+        (&alg_tok, &long_alg, "ALG-TAIL"),
+    ] {
+        let e = v.verify(t, &mock.base, "sigstore").await.unwrap_err();
+        match (&e, tail) {
+            (OidcError::Issuer { found, expected }, "ISS-TAIL") => {
+                assert_eq!(expected, &mock.base);
+                assert!(found.len() < long.len(), "{found}");
+            }
+            (OidcError::Audience { found, expected }, "AUD-TAIL") => {
+                assert_eq!(expected, "sigstore");
+                assert_eq!(found.len(), 1);
+                assert!(found[0].len() < long.len(), "{found:?}");
+            }
+            (OidcError::AlgorithmNotAllowed(a), "ALG-TAIL") => {
+                assert!(a.len() < long.len(), "{a}");
+            }
+            _ => panic!("{tail}: unexpected error {e:?}"),
+        }
+        for msg in [e.to_string(), format!("{e:?}")] {
+            // The value is there, clipped: the check below is not vacuous.
+            assert!(msg.contains(&long[..100]), "{tail}: {msg}");
+            assert!(!msg.contains(long.as_str()), "{tail}: {msg}");
+            assert!(!msg.contains(tail), "{tail}: {msg}");
+            assert!(!msg.contains(t.as_str()), "{tail}: {msg}");
+            for part in t.split('.') {
+                assert!(!msg.contains(part), "{tail}: token part in {msg}");
+            }
+        }
+    }
 }
 
 #[tokio::test]
@@ -740,8 +790,20 @@ async fn hs256_key_confusion_is_refused() {
                 v.verify(&tok, &mock.base, "sigstore").await,
                 Err(OidcError::AlgorithmNotAllowed("HS256".into()))
             );
+            // Refused before any discovery or key fetch, so no key (and no
+            // advertised algorithm list) was ever consulted.
+            assert_eq!((mock.discovery_hits(), mock.jwks_hits()), (0, 0), "{kid:?}");
         }
     }
+    // Control: the mock does count; a genuine RS256 token fetches both.
+    v.verify(
+        &mint(shared_rsa(), "RS256", Some("k"), &c),
+        &mock.base,
+        "sigstore",
+    )
+    .await
+    .expect("RS256");
+    assert_eq!((mock.discovery_hits(), mock.jwks_hits()), (1, 1));
 }
 
 #[tokio::test]
@@ -877,7 +939,30 @@ async fn malformed_tokens() {
             "{t:.40}"
         );
     }
+    // Three well-formed parts (valid header and payload, base64url signature):
+    // only the length limit refuses it.
+    let oversized = format!("{h}.{p}.{}", "A".repeat(70_000));
+    let want = OidcError::Malformed("token longer than 65536 bytes".into());
+    assert_eq!(
+        v.verify(&oversized, &mock.base, "sigstore").await,
+        Err(want.clone())
+    );
+    assert_eq!(unverified_issuer(&oversized), Err(want.clone()));
+    assert!(
+        want.to_string().contains("longer than 65536 bytes"),
+        "{want}"
+    );
     assert_eq!(mock.discovery_hits(), 0);
+    // Control: the same shape within the limit passes parsing (and then
+    // fails on the signature, after fetching the keys).
+    let n = (65_536 - h.len() - p.len() - 2) / 4 * 4;
+    let at_limit = format!("{h}.{p}.{}", "A".repeat(n));
+    assert!(at_limit.len() <= 65_536);
+    assert_eq!(unverified_issuer(&at_limit), Ok(mock.base.clone()));
+    assert_eq!(
+        v.verify(&at_limit, &mock.base, "sigstore").await,
+        Err(OidcError::BadSignature)
+    );
     assert_eq!(unverified_issuer(&good), Ok(mock.base.clone()));
     let no_iss = format!("{h}.{}.{s}", b64(b"{\"sub\":\"x\"}"));
     assert_eq!(
