@@ -377,21 +377,30 @@ impl Sct {
 /// RFC 6962 §3.2: the `digitally-signed` input of an SCT
 /// (`signature_type = certificate_timestamp`).
 pub fn sct_signed_data(timestamp_ms: u64, entry: &SignedEntry, extensions: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(2 + 8 + 2 + 32 + 3 + entry.body_len() + 2 + extensions.len());
-    out.push(SCT_VERSION_V1);
-    out.push(SIGNATURE_TYPE_CERTIFICATE_TIMESTAMP);
-    out.extend_from_slice(&timestamp_ms.to_be_bytes());
-    entry.write(&mut out);
-    put_u16_vec(&mut out, extensions);
-    out
+    timestamped(
+        SIGNATURE_TYPE_CERTIFICATE_TIMESTAMP,
+        timestamp_ms,
+        entry,
+        extensions,
+    )
 }
 
 /// RFC 6962 §3.4 `MerkleTreeLeaf` (v1, `timestamped_entry`): the `leaf_input`
 /// of `get-entries`, whose RFC 6962 leaf hash goes into the tree.
 pub fn merkle_tree_leaf(timestamp_ms: u64, entry: &SignedEntry, extensions: &[u8]) -> Vec<u8> {
+    timestamped(LEAF_TYPE_TIMESTAMPED_ENTRY, timestamp_ms, entry, extensions)
+}
+
+// For v1 both type bytes are 0, so the SCT's signed data and the Merkle leaf
+// are the same bytes; the CT log builds them once per submission and relies on it.
+const _: () = assert!(SIGNATURE_TYPE_CERTIFICATE_TIMESTAMP == LEAF_TYPE_TIMESTAMPED_ENTRY);
+
+/// `version || type || timestamp || entry || extensions`, the layout shared
+/// by the SCT signed data and the Merkle tree leaf.
+fn timestamped(kind: u8, timestamp_ms: u64, entry: &SignedEntry, extensions: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(2 + 8 + 2 + 32 + 3 + entry.body_len() + 2 + extensions.len());
     out.push(SCT_VERSION_V1);
-    out.push(LEAF_TYPE_TIMESTAMPED_ENTRY);
+    out.push(kind);
     out.extend_from_slice(&timestamp_ms.to_be_bytes());
     entry.write(&mut out);
     put_u16_vec(&mut out, extensions);

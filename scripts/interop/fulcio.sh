@@ -214,7 +214,9 @@ fulcio_section() {
     if FULCIO_CA_PASSPHRASE=interop-pass "$FULCIO_BIN" ca create --out-dir "$F/ca" \
         --organization sigstack-interop --common-name interop >"$F/ca-create.out" 2>&1 &&
         [ "$(stat -c %a "$F/ca/intermediate.key.pem")" = 600 ] &&
-        grep -q "ENCRYPTED PRIVATE KEY" "$F/ca/intermediate.key.pem"; then
+        [ "$(stat -c %a "$F/ca/root.key.pem")" = 600 ] &&
+        grep -q "ENCRYPTED PRIVATE KEY" "$F/ca/intermediate.key.pem" &&
+        grep -q "ENCRYPTED PRIVATE KEY" "$F/ca/root.key.pem"; then
         pass "fulcio ca create (root + intermediate, keys encrypted, 0600)"
     else
         fail "fulcio ca create" "$(cat "$F/ca-create.out")"
@@ -316,7 +318,10 @@ EOF
         --cert-oidc-issuer "$OIDC_URL" "$F/artifact.txt" >"$F/verify-bad.out" 2>&1; then
         fail "sigstore-python verify identity refuses the wrong identity" "verify succeeded for mallory@example.com"
     else
-        pass "sigstore-python verify identity refuses the wrong identity"
+        # Refused for the identity, not for a crash or a bad trust config.
+        check "sigstore-python verify identity refuses the wrong identity" \
+            "$(grep -q "SANs do not match" "$F/verify-bad.out" && grep -q "actual SANs" "$F/verify-bad.out" && echo 0 || echo 1)" \
+            "refused, but not for the SAN: $(tail -c 600 "$F/verify-bad.out")"
     fi
     python3 - "$F/artifact.sigstore.json" "$F/leaf.pem" <<'PYEOF' 2>"$F/leaf.err"
 import base64, json, sys
@@ -456,6 +461,10 @@ PYEOF
     fneg "garbage token" 400 "identity token" -H "Authorization: Bearer not.a.jwt" --data @"$F/req-hdr.json"
     local other
     other=$(mint_token alice@example.com other-client)
+    # The case only means something if the mock really minted a token for that audience.
+    if [ "$(python3 -c 'import sys,json,base64; p=sys.argv[1].split(".")[1]; print(json.dumps(json.loads(base64.urlsafe_b64decode(p+"="*(-len(p)%4)))["aud"]))' "$other" 2>/dev/null)" != '["other-client"]' ]; then
+        fail "token for another audience (minted)" "the mock did not mint a token with aud [\"other-client\"]: '${other:0:40}...'"
+    fi
     fneg "token for another audience" 400 "identity token" -H "Authorization: Bearer $other" --data @"$F/req-hdr.json"
     token=$(mint_token alice@example.com)
     printf 'bob@example.com' | openssl dgst -sha256 -sign "$F/k.pem" -out "$F/badpop.sig"
@@ -469,6 +478,12 @@ PYEOF
     # --- certspotter again: resume (new entries appended to the verified tree), then a new
     #     state dir with -start_at_end (tree rebuilt from an audit proof) -------------------------
     if [ "$cs_ok" = 1 ]; then
+        local cs_prev cs_now
+        cs_prev=$(jq -r '.verified_sth.tree_size // empty' "$F"/cs-state/logs/*/state.json 2>/dev/null)
+        cs_now=$(ct_size)
+        check "certspotter resume has new entries to verify (log $cs_now > verified $cs_prev)" \
+            "$([[ $cs_prev =~ ^[0-9]+$ && $cs_now =~ ^[0-9]+$ ]] && [ "$cs_now" -gt "$cs_prev" ] && echo 0 || echo 1)" \
+            "nothing was logged since certspotter's first pass"
         certspotter_pass "certspotter resumes: entries since its last pass extend the verified tree to the new STH" \
             "$F/cs-state" download
         certspotter_pass "certspotter -start_at_end: last entry + get-proof-by-hash rebuild the STH root" \

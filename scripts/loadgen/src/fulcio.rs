@@ -4,7 +4,7 @@
 //! The OIDC issuer is a tiny discovery + JWKS server run by the load generator itself, so
 //! the benchmark measures the CA (token verification, PoP, precert, CT log round trip, final
 //! certificate) and not a third-party identity provider. Tokens are minted before the timed
-//! phase (ES256) and reused round-robin: Fulcio does not track token reuse.
+//! phase (ES256) and each request picks one at random: Fulcio does not track token reuse.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -58,7 +58,7 @@ impl MockIssuer {
     }
 
     /// An ES256 ID token for `EMAIL`, valid for `ttl_s`.
-    pub fn token(&self, i: u64, ttl_s: u64) -> String {
+    pub fn token(&self, i: u64, ttl_s: u64) -> anyhow::Result<String> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -71,10 +71,12 @@ impl MockIssuer {
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
         let der = self.key.sign(input.as_bytes());
-        let raw = p256::ecdsa::Signature::from_der(&der)
-            .map(|s| s.to_bytes().to_vec())
-            .unwrap_or_default();
-        format!("{input}.{}", URL_SAFE_NO_PAD.encode(raw))
+        // JWS ES256 is the raw r||s, not DER.
+        let raw = p256::ecdsa::Signature::from_der(&der).context("ES256 signature")?;
+        Ok(format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(raw.to_bytes())
+        ))
     }
 }
 
@@ -103,24 +105,29 @@ pub struct FulcioIssue {
 }
 
 impl FulcioIssue {
-    pub fn new(target: &Target, issuer: &MockIssuer, tokens: usize, ttl_s: u64) -> Self {
+    pub fn new(
+        target: &Target,
+        issuer: &MockIssuer,
+        tokens: usize,
+        ttl_s: u64,
+    ) -> anyhow::Result<Self> {
         let key = SigningKey::generate_p256();
         let key_pem = key.public_key().to_pem();
         let pop = STANDARD.encode(key.sign(EMAIL.as_bytes()));
         let bodies = (0..tokens.max(1) as u64)
             .map(|i| {
-                let body = json!({"credentials": {"oidcIdentityToken": issuer.token(i, ttl_s)},
+                let body = json!({"credentials": {"oidcIdentityToken": issuer.token(i, ttl_s)?},
                     "publicKeyRequest": {"publicKey": {"algorithm": "ECDSA", "content": key_pem},
                                          "proofOfPossession": pop}});
                 let mut out = BytesMut::new();
                 out.put_slice(body.to_string().as_bytes());
-                out.freeze()
+                Ok(out.freeze())
             })
-            .collect();
-        FulcioIssue {
+            .collect::<anyhow::Result<_>>()?;
+        Ok(FulcioIssue {
             uri: target.uri(SIGNING_CERT_PATH),
             bodies,
-        }
+        })
     }
 }
 

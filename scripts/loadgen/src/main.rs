@@ -72,7 +72,7 @@ struct IssueArgs {
     /// `http://<this address>` with ClientID `sigstore` and Type `email`.
     #[arg(long, default_value = "127.0.0.1:9494")]
     oidc_listen: String,
-    /// Distinct tokens minted before the run (used round-robin).
+    /// Distinct tokens minted before the run (each request picks one at random).
     #[arg(long, default_value_t = 1000)]
     tokens: usize,
     /// Check that each reply has a chain and exactly one embedded SCT.
@@ -313,7 +313,7 @@ fn fulcio_issue(a: IssueArgs) -> anyhow::Result<bool> {
     let issuer = fulcio::MockIssuer::start(&a.oidc_listen)?;
     let ttl = a.duration.as_secs() + a.wait.as_secs() + 600;
     let workload: Arc<dyn Workload> =
-        Arc::new(fulcio::FulcioIssue::new(&target, &issuer, a.tokens, ttl));
+        Arc::new(fulcio::FulcioIssue::new(&target, &issuer, a.tokens, ttl)?);
     let rt = runtime(c.client_threads)?;
     let deadline = Instant::now() + a.wait;
     while rt.block_on(http::get_json(&target, "/healthz")).is_err() {
