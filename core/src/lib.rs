@@ -12,3 +12,4 @@ pub mod merkle;
 pub mod note;
 pub mod pem;
 pub mod trust;
+pub mod tuf;

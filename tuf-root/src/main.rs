@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    tuf_root::cli::main()
+}
