@@ -119,6 +119,8 @@ pub struct ServeArgs {
         env = "FULCIO_SERVE_CT_LOG_PUBLIC_KEY_PATH"
     )]
     pub ct_log_public_key_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub tls: sigstack_http::tls::TlsArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -268,23 +270,18 @@ pub fn open(args: &ServeArgs) -> anyhow::Result<Fulcio> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let fulcio = Arc::new(open(&args)?);
+    let tls = args.tls.load()?;
     let addr = format!("{}:{}", args.host, args.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
+    sigstack_http::tls::check_plain_http(
+        listener.local_addr()?,
+        tls.is_some(),
+        args.tls.insecure_http,
+    )?;
     tracing::info!(listen = %addr, ct_log = %args.ct_log_url, issuers = fulcio.config.issuers.len(), "fulcio ready");
-    crate::serve(listener, fulcio, async {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return std::future::pending().await,
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    })
-    .await?;
+    crate::serve(listener, fulcio, tls, sigstack_http::shutdown_signal()).await?;
     Ok(())
 }
 

@@ -25,13 +25,12 @@ use std::sync::Arc;
 
 pub use service::Fulcio;
 
-/// Serves the API on `listener` until `shutdown` completes.
+/// Serves the API on `listener` (HTTPS when `tls` is given) until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     fulcio: Arc<Fulcio>,
+    tls: Option<Arc<sigstack_http::tls::ServerConfig>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, api::router(fulcio))
-        .with_graceful_shutdown(shutdown)
-        .await
+    sigstack_http::tls::serve(listener, api::router(fulcio), tls, shutdown).await
 }

@@ -77,7 +77,7 @@ async fn start_with(ct_key_override: Option<PublicKey>) -> Stack {
     });
     let (url, f_tx) = spawn(move |l, rx| {
         Box::pin(async move {
-            let _ = fulcio::serve(l, fulcio, async {
+            let _ = fulcio::serve(l, fulcio, None, async {
                 let _ = rx.await;
             })
             .await;

@@ -47,6 +47,8 @@ pub struct Args {
     /// Largest accepted request body in bytes.
     #[arg(long, env = "REKOR_MAX_REQUEST_BYTES")]
     pub max_request_bytes: Option<usize>,
+    #[command(flatten)]
+    pub tls: sigstack_http::tls::TlsArgs,
 }
 
 /// The configuration file; every field optional.

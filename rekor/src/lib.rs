@@ -48,13 +48,12 @@ pub fn open_service(cfg: &Config) -> Result<Service, anyhow::Error> {
 
 pub use sigstack_tlog::write_new_key;
 
-/// Serves the API on `listener` until `shutdown` completes.
+/// Serves the API on `listener` (HTTPS when `tls` is given) until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     svc: Arc<Service>,
+    tls: Option<Arc<sigstack_http::tls::ServerConfig>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, api::router(svc))
-        .with_graceful_shutdown(shutdown)
-        .await
+    sigstack_http::tls::serve(listener, api::router(svc), tls, shutdown).await
 }

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use sigstack_core::keys::PublicKey;
-use sigstack_core::trust::{SigningConfig, TrustedRoot};
+use sigstack_core::trust::{
+    ClientTrustConfig, SigningConfig, TrustedRoot, CLIENT_TRUST_CONFIG_MEDIA_TYPE_V0_1,
+};
 use sigstack_core::tuf::{self, Role, TrustedSet};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -103,6 +105,8 @@ enum Cmd {
         repository: Option<PathBuf>,
         #[arg(long, default_value = "127.0.0.1:8082", env = "TUF_ROOT_LISTEN")]
         listen: String,
+        #[command(flatten)]
+        tls: sigstack_http::tls::TlsArgs,
     },
     /// Write the air-gap transfer bundle (tar: root.json, repository/, SHA256SUMS).
     Export {
@@ -386,6 +390,7 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
             dir,
             repository,
             listen,
+            tls,
         } => {
             let repo = match (dir, repository) {
                 (Some(d), None) => Workspace::open(&d)?.repository(),
@@ -398,17 +403,22 @@ fn run(cmd: Cmd) -> Result<ExitCode> {
                     repo.display()
                 );
             }
+            let config = tls.load()?;
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(&listen)
                     .await
                     .with_context(|| format!("listen on {listen}"))?;
-                tracing::info!(addr = %listener.local_addr()?, repo = %repo.display(), "serving TUF repository");
-                axum::serve(listener, crate::serve::router(repo))
-                    .with_graceful_shutdown(async {
-                        let _ = tokio::signal::ctrl_c().await;
-                    })
-                    .await?;
+                let addr = listener.local_addr()?;
+                sigstack_http::tls::check_plain_http(addr, config.is_some(), tls.insecure_http)?;
+                tracing::info!(%addr, repo = %repo.display(), "serving TUF repository");
+                sigstack_http::tls::serve(
+                    listener,
+                    crate::serve::router(repo),
+                    config,
+                    sigstack_http::shutdown_signal(),
+                )
+                .await?;
                 anyhow::Ok(())
             })?;
         }
@@ -646,7 +656,7 @@ fn publish_trust(
     trust::validate_trusted_root(&tr_bytes)?;
     let keys = opt_refs(targets_key)?;
     let mut names = Vec::new();
-    if !changes.is_empty() || !w.repository().join("../trusted_root.json").exists() {
+    if !changes.is_empty() || !w.dir().join("trusted_root.json").exists() {
         names.push(("trusted_root.json", tr_bytes));
     }
     if signing {
@@ -667,6 +677,20 @@ fn publish_trust(
         let v = w.add_target(name, &bytes, None, keys.as_deref())?;
         repo::write_atomic(&w.dir().join(name), &bytes, true)?;
         println!("targets v{v}: {name} published ({} bytes)", bytes.len());
+    }
+    // The same material as one local file, for clients used without TUF
+    // (`sigstore --trust-config`).
+    if let (Some(trusted_root), Some(signing_config)) = published(w)? {
+        let ctc = ClientTrustConfig {
+            media_type: CLIENT_TRUST_CONFIG_MEDIA_TYPE_V0_1.to_string(),
+            trusted_root,
+            signing_config,
+        };
+        repo::write_atomic(
+            &w.dir().join("client_trust_config.json"),
+            &trust::to_bytes(&ctc)?,
+            true,
+        )?;
     }
     Ok(())
 }

@@ -56,6 +56,8 @@ pub struct Args {
     /// Most entries returned by one get-entries call.
     #[arg(long, env = "CTLOG_MAX_GET_ENTRIES")]
     pub max_get_entries: Option<u64>,
+    #[command(flatten)]
+    pub tls: sigstack_http::tls::TlsArgs,
 }
 
 /// The configuration file; every field optional.

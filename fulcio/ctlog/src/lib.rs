@@ -67,18 +67,17 @@ pub async fn serve_with_prefix(
     listener: tokio::net::TcpListener,
     svc: Arc<Service>,
     prefix: &str,
+    tls: Option<Arc<sigstack_http::tls::ServerConfig>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, api::router(svc, prefix))
-        .with_graceful_shutdown(shutdown)
-        .await
+    sigstack_http::tls::serve(listener, api::router(svc, prefix), tls, shutdown).await
 }
 
-/// Serves the API at `/ct/v1/...` on `listener` until `shutdown` completes.
+/// Serves the API at `/ct/v1/...` on `listener` (plain HTTP) until `shutdown` completes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     svc: Arc<Service>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with_prefix(listener, svc, "", shutdown).await
+    serve_with_prefix(listener, svc, "", None, shutdown).await
 }

@@ -10,11 +10,14 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let cfg = Config::resolve(&Args::parse())?;
+    let args = Args::parse();
+    let cfg = Config::resolve(&args)?;
+    let tls = args.tls.load()?;
     let svc = Arc::new(sigstack_ctlog::open_service(&cfg)?);
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
+    sigstack_http::tls::check_plain_http(cfg.listen, tls.is_some(), args.tls.insecure_http)?;
     tracing::info!(
         listen = %cfg.listen,
         prefix = %cfg.path_prefix,
@@ -23,17 +26,13 @@ async fn main() -> anyhow::Result<()> {
         tree_size = svc.head().size,
         "ctlog-server ready"
     );
-    sigstack_ctlog::serve_with_prefix(listener, svc, &cfg.path_prefix, async {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => return std::future::pending().await,
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    })
+    sigstack_ctlog::serve_with_prefix(
+        listener,
+        svc,
+        &cfg.path_prefix,
+        tls,
+        sigstack_http::shutdown_signal(),
+    )
     .await?;
     Ok(())
 }

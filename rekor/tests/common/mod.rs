@@ -50,7 +50,7 @@ pub async fn start_with(max_request_bytes: usize) -> TestServer {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let s = svc.clone();
     tokio::spawn(async move {
-        rekor::serve(listener, s, async {
+        rekor::serve(listener, s, None, async {
             let _ = rx.await;
         })
         .await

@@ -1,0 +1,512 @@
+//! A development OIDC issuer, for local stacks and CI only (it authenticates
+//! nobody: any username gets a token). Off unless started.
+//!
+//! * `GET /.well-known/openid-configuration`, `GET /jwks`: discovery and the
+//!   ES256 key (P-256, kept in a key file so tokens survive a restart).
+//! * `POST /token` (form-encoded, standard OAuth 2.0 error shape):
+//!   - `grant_type=password&client_id=sigstore&username=U`: `sub` = U, plus
+//!     `email` and `email_verified: true` when U is an address;
+//!   - `grant_type=client_credentials&client_id=C`: a workload identity
+//!     issued by `<issuer>/workloads` with the URI subject
+//!     `<issuer>/workloads/C` (configure Fulcio with a `uri` issuer for it);
+//!   - `grant_type=urn:ietf:params:oauth:grant-type:device_code`: RFC 8628.
+//! * `POST /device/code`, `GET|POST /device`: the device authorization flow
+//!   for a person at a terminal (the page asks for a username and approves).
+//!
+//! The ID token's `aud` is the client ID (`sigstore` for Fulcio).
+
+pub mod cli;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Form, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{middleware, Json, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+use rand_core::RngCore;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use sigstack_core::keys::SigningKey;
+
+pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// The sub-issuer for workload (client credentials) tokens.
+pub const WORKLOAD_PATH: &str = "/workloads";
+const DEVICE_TTL: Duration = Duration::from_secs(600);
+const DEVICE_INTERVAL_S: u64 = 1;
+const MAX_PENDING_DEVICES: usize = 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevIssuerError {
+    #[error("the issuer key must be ECDSA P-256")]
+    KeyType,
+    #[error("issuer URL: {0}")]
+    Url(String),
+}
+
+#[derive(Clone, Hash, PartialEq, Eq, Debug, EncodeLabelSet)]
+struct GrantLabels {
+    grant: String,
+    outcome: String,
+}
+
+struct Device {
+    user_code: String,
+    client_id: String,
+    created: Instant,
+    approved: Option<String>,
+}
+
+struct Inner {
+    issuer: String,
+    key: SigningKey,
+    kid: String,
+    jwks: Value,
+    ttl: Duration,
+    devices: Mutex<HashMap<String, Device>>,
+    tokens: Family<GrantLabels, Counter>,
+    http: sigstack_http::HttpMetrics,
+    registry: Registry,
+}
+
+/// The issuer's state, shared by the handlers.
+#[derive(Clone)]
+pub struct DevIssuer(Arc<Inner>);
+
+/// An OAuth 2.0 error response (RFC 6749 §5.2).
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response()
+}
+
+fn now_s() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn random_code(alphabet: &[u8], len: usize) -> String {
+    let mut bytes = vec![0u8; len];
+    rand_core::OsRng.fill_bytes(&mut bytes);
+    bytes
+        .iter()
+        .map(|b| alphabet[*b as usize % alphabet.len()] as char)
+        .collect()
+}
+
+/// A plausible e-mail address: one `@`, non-empty local part, a dotted or
+/// `localhost` domain, no spaces.
+fn is_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && !s.contains(char::is_whitespace)
+        && (domain.contains('.') || domain == "localhost")
+}
+
+impl DevIssuer {
+    /// `issuer` is the URL clients (and Fulcio) use; `key` must be P-256.
+    pub fn new(issuer: &str, key: SigningKey, ttl: Duration) -> Result<Self, DevIssuerError> {
+        let issuer = issuer.trim_end_matches('/').to_string();
+        url::Url::parse(&issuer).map_err(|e| DevIssuerError::Url(e.to_string()))?;
+        let SigningKey::P256(_) = &key else {
+            return Err(DevIssuerError::KeyType);
+        };
+        let spki = key.public_key().to_spki_der();
+        // Stable across restarts with the same key file: clients that cached
+        // the JWKS keep working.
+        let kid = hex::encode(&Sha256::digest(&spki)[..8]);
+        let xy = &spki[spki.len() - 64..];
+        let jwks = json!({"keys": [{"kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256",
+            "kid": kid, "x": URL_SAFE_NO_PAD.encode(&xy[..32]), "y": URL_SAFE_NO_PAD.encode(&xy[32..])}]});
+        let mut registry = Registry::default();
+        let tokens = Family::<GrantLabels, Counter>::default();
+        registry.register(
+            "oidc_dev_tokens",
+            "ID tokens requested, by grant and outcome",
+            tokens.clone(),
+        );
+        let http = sigstack_http::HttpMetrics::register(&mut registry);
+        Ok(DevIssuer(Arc::new(Inner {
+            issuer,
+            key,
+            kid,
+            jwks,
+            ttl,
+            devices: Mutex::new(HashMap::new()),
+            tokens,
+            http,
+            registry,
+        })))
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.0.issuer
+    }
+
+    /// The workload sub-issuer URL.
+    pub fn workload_issuer(&self) -> String {
+        format!("{}{WORKLOAD_PATH}", self.0.issuer)
+    }
+
+    /// Mints an ES256 ID token.
+    pub fn mint(&self, iss: &str, sub: &str, aud: &str, email: Option<&str>) -> String {
+        let now = now_s();
+        let header = json!({"alg": "ES256", "typ": "JWT", "kid": self.0.kid});
+        let mut claims = json!({"iss": iss, "sub": sub, "aud": aud, "iat": now, "nbf": now,
+            "exp": now + self.0.ttl.as_secs()});
+        if let Some(e) = email {
+            claims["email"] = json!(e);
+            claims["email_verified"] = json!(true);
+        }
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let der = self.0.key.sign(input.as_bytes());
+        // JWS ES256 carries the raw r||s; DER from our own signer always parses.
+        let raw = p256::ecdsa::Signature::from_der(&der)
+            .map(|s| s.to_bytes().to_vec())
+            .unwrap_or_default();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(raw))
+    }
+
+    fn token_response(&self, id_token: String) -> Response {
+        (
+            [(header::CACHE_CONTROL, "no-store")],
+            Json(
+                json!({"access_token": id_token, "id_token": id_token, "token_type": "Bearer",
+                "expires_in": self.0.ttl.as_secs(), "scope": "openid email"}),
+            ),
+        )
+            .into_response()
+    }
+
+    fn count(&self, grant: &str, outcome: &str) {
+        self.0
+            .tokens
+            .get_or_create(&GrantLabels {
+                grant: grant.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
+    }
+
+    /// A person's token: `sub` = username, `email` when it is an address.
+    fn person_token(&self, username: &str, client_id: &str) -> String {
+        let email = is_email(username).then_some(username);
+        self.mint(&self.0.issuer, username, client_id, email)
+    }
+}
+
+/// The router: `/` is the person issuer, `/workloads` the workload issuer.
+pub fn router(issuer: DevIssuer) -> Router {
+    let http = issuer.0.http.clone();
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route(
+            "/workloads/.well-known/openid-configuration",
+            get(workload_discovery),
+        )
+        .route("/jwks", get(jwks))
+        .route("/token", post(token))
+        .route("/device/code", post(device_code))
+        .route("/device", get(device_page).post(device_approve))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
+        .layer(middleware::from_fn_with_state(http, sigstack_http::observe))
+        .with_state(issuer)
+}
+
+fn discovery_doc(s: &DevIssuer, iss: &str) -> Value {
+    let base = &s.0.issuer;
+    json!({
+        "issuer": iss,
+        "jwks_uri": format!("{base}/jwks"),
+        "token_endpoint": format!("{base}/token"),
+        "device_authorization_endpoint": format!("{base}/device/code"),
+        "response_types_supported": ["id_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "grant_types_supported": ["password", "client_credentials", DEVICE_GRANT],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_post"],
+        "scopes_supported": ["openid", "email"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "email", "email_verified"],
+    })
+}
+
+async fn discovery(State(s): State<DevIssuer>) -> Json<Value> {
+    let iss = s.0.issuer.clone();
+    Json(discovery_doc(&s, &iss))
+}
+
+async fn workload_discovery(State(s): State<DevIssuer>) -> Json<Value> {
+    Json(discovery_doc(&s, &s.workload_issuer()))
+}
+
+async fn jwks(State(s): State<DevIssuer>) -> Json<Value> {
+    Json(s.0.jwks.clone())
+}
+
+async fn metrics(State(s): State<DevIssuer>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        sigstack_http::render(&s.0.registry),
+    )
+        .into_response()
+}
+
+type FormMap = HashMap<String, String>;
+
+fn field<'a>(f: &'a FormMap, name: &str) -> Option<&'a str> {
+    f.get(name).map(String::as_str).filter(|v| !v.is_empty())
+}
+
+async fn token(State(s): State<DevIssuer>, Form(f): Form<FormMap>) -> Response {
+    let grant = field(&f, "grant_type").unwrap_or("");
+    let Some(client_id) = field(&f, "client_id") else {
+        s.count(grant, "invalid_client");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client_id is required",
+        );
+    };
+    match grant {
+        "password" => {
+            if client_id != "sigstore" {
+                s.count(grant, "invalid_client");
+                return oauth_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "the password grant is for client_id=sigstore",
+                );
+            }
+            let Some(username) = field(&f, "username") else {
+                s.count(grant, "invalid_request");
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "username is required",
+                );
+            };
+            s.count(grant, "issued");
+            let t = s.person_token(username, client_id);
+            s.token_response(t)
+        }
+        "client_credentials" => {
+            if !client_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+            {
+                s.count(grant, "invalid_client");
+                return oauth_error(
+                    StatusCode::UNAUTHORIZED,
+                    "invalid_client",
+                    "client_id must be URL-safe ([A-Za-z0-9-._~])",
+                );
+            }
+            let iss = s.workload_issuer();
+            let sub = format!("{iss}/{client_id}");
+            // Fulcio's audience is `sigstore`; a workload asks for it.
+            let aud = field(&f, "audience").unwrap_or("sigstore");
+            s.count(grant, "issued");
+            let t = s.mint(&iss, &sub, aud, None);
+            s.token_response(t)
+        }
+        DEVICE_GRANT => {
+            let Some(code) = field(&f, "device_code") else {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "device_code is required",
+                );
+            };
+            let mut devices = s.0.devices.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(d) = devices.get(code) else {
+                s.count(grant, "invalid_grant");
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "unknown device_code",
+                );
+            };
+            if d.created.elapsed() > DEVICE_TTL {
+                devices.remove(code);
+                s.count(grant, "expired_token");
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "expired_token",
+                    "the device code expired",
+                );
+            }
+            if d.client_id != client_id {
+                return oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_grant",
+                    "device_code was issued to another client",
+                );
+            }
+            match d.approved.clone() {
+                None => oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "authorization_pending",
+                    "waiting for the user to approve",
+                ),
+                Some(user) => {
+                    devices.remove(code);
+                    drop(devices);
+                    s.count(grant, "issued");
+                    let t = s.person_token(&user, client_id);
+                    s.token_response(t)
+                }
+            }
+        }
+        "" => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "grant_type is required",
+        ),
+        other => {
+            s.count("other", "unsupported_grant_type");
+            oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                &format!("grant_type {other:?} is not supported"),
+            )
+        }
+    }
+}
+
+async fn device_code(State(s): State<DevIssuer>, Form(f): Form<FormMap>) -> Response {
+    let Some(client_id) = field(&f, "client_id") else {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client_id is required",
+        );
+    };
+    let device_code = random_code(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        40,
+    );
+    // Unambiguous letters for a person to type (RFC 8628 §6.1).
+    let user_code = random_code(b"BCDFGHJKLMNPQRSTVWXZ", 8);
+    let mut devices = s.0.devices.lock().unwrap_or_else(|e| e.into_inner());
+    devices.retain(|_, d| d.created.elapsed() <= DEVICE_TTL);
+    if devices.len() >= MAX_PENDING_DEVICES {
+        return oauth_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "too many pending device authorizations",
+        );
+    }
+    devices.insert(
+        device_code.clone(),
+        Device {
+            user_code: user_code.clone(),
+            client_id: client_id.to_string(),
+            created: Instant::now(),
+            approved: None,
+        },
+    );
+    let uri = format!("{}/device", s.0.issuer);
+    Json(json!({"device_code": device_code, "user_code": user_code,
+        "verification_uri": uri, "verification_uri_complete": format!("{uri}?user_code={user_code}"),
+        "expires_in": DEVICE_TTL.as_secs(), "interval": DEVICE_INTERVAL_S}))
+    .into_response()
+}
+
+fn html_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '<' => "&lt;".into(),
+            '>' => "&gt;".into(),
+            '&' => "&amp;".into(),
+            '"' => "&quot;".into(),
+            '\'' => "&#39;".into(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+async fn device_page(Query(q): Query<FormMap>) -> Html<String> {
+    let code = html_escape(q.get("user_code").map(String::as_str).unwrap_or(""));
+    Html(format!(
+        "<!doctype html><title>sigstack dev sign-in</title><h1>Development sign-in</h1>\
+         <p>Local development issuer: whatever you enter is who the token says you are.</p>\
+         <form method=post action=device><label>Code <input name=user_code value=\"{code}\"></label><br>\
+         <label>Username or e-mail <input name=username></label><br><button>Approve</button></form>"
+    ))
+}
+
+async fn device_approve(State(s): State<DevIssuer>, Form(f): Form<FormMap>) -> Response {
+    let (Some(code), Some(user)) = (field(&f, "user_code"), field(&f, "username")) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Html("user_code and username are required".to_string()),
+        )
+            .into_response();
+    };
+    let code = code.trim().to_ascii_uppercase();
+    let mut devices = s.0.devices.lock().unwrap_or_else(|e| e.into_inner());
+    let found = devices
+        .values_mut()
+        .find(|d| d.user_code == code && d.approved.is_none() && d.created.elapsed() <= DEVICE_TTL);
+    match found {
+        Some(d) => {
+            d.approved = Some(user.to_string());
+            Html(format!(
+                "<p>Approved as {}. You can close this page.</p>",
+                html_escape(user)
+            ))
+            .into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            Html("unknown or expired code".to_string()),
+        )
+            .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails() {
+        for ok in ["a@example.com", "dev@localhost", "x.y+z@sub.example.org"] {
+            assert!(is_email(ok), "{ok}");
+        }
+        for bad in [
+            "alice",
+            "@example.com",
+            "a@",
+            "a@b@c.com",
+            "a b@example.com",
+            "a@nodot",
+        ] {
+            assert!(!is_email(bad), "{bad}");
+        }
+    }
+}

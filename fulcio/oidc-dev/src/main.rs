@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    sigstack_oidc_dev::cli::main()
+}
