@@ -437,7 +437,13 @@ impl SigningKey {
         use pkcs8::EncodePrivateKey;
         let doc = match self {
             SigningKey::P256(k) => k.inner().to_pkcs8_der(),
-            SigningKey::Ed25519(k) => k.to_pkcs8_der(),
+            // RFC 8410 v1 form, without the optional public key: OpenSSL 3.0
+            // and Python's cryptography refuse the v2 form dalek writes.
+            SigningKey::Ed25519(k) => ed25519_dalek::pkcs8::KeypairBytes {
+                secret_key: k.to_bytes(),
+                public_key: None,
+            }
+            .to_pkcs8_der(),
         }
         .map_err(|e| KeyError::InvalidPrivateKey(e.to_string()))?;
         match passphrase {

@@ -46,10 +46,15 @@ impl KeyRef {
         }
     }
 
-    /// The reference as stored in the config (never with a PIN).
+    /// The reference as stored in the config (never with a PIN). Files are
+    /// stored as absolute paths: the config is read from other working
+    /// directories (cron, systemd).
     pub fn to_config_string(&self) -> String {
         match self {
-            KeyRef::File(p) => p.display().to_string(),
+            KeyRef::File(p) => std::path::absolute(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string(),
             KeyRef::Pkcs11(u) => u.to_string_without_pin(),
         }
     }

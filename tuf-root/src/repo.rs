@@ -287,30 +287,53 @@ impl Workspace {
                 ("timestamp".to_string(), opts.timestamp_keys.clone()),
             ]),
         };
+        for d in [ws.repository(), ws.staged()] {
+            let used = std::fs::read_dir(&d)
+                .map(|mut r| r.next().is_some())
+                .unwrap_or(false);
+            if used {
+                return Err(Error::Invalid(format!(
+                    "{} already has files; init needs a fresh workspace",
+                    d.display()
+                )));
+            }
+        }
+        // Nothing of a failed ceremony was handed to anyone: remove what it
+        // wrote, so that it can be run again in the same place.
+        let result = ws.init_files(&root, &loaded["root"]);
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(ws.repository());
+            let _ = std::fs::remove_dir_all(ws.staged());
+            let _ = std::fs::remove_file(dir.join(CONFIG_FILE));
+        }
+        let status = result?;
+        Ok((ws, status))
+    }
+
+    fn init_files(&self, root: &Root, root_keys: &[LoadedKey]) -> Result<RootStatus, Error> {
         for d in [
-            ws.repository(),
-            ws.repository().join("targets"),
-            ws.staged(),
+            self.repository(),
+            self.repository().join("targets"),
+            self.staged(),
         ] {
             std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
         }
-        write_config(&dir.join(CONFIG_FILE), &ws.config)?;
-        let mut env = Envelope::unsigned(&root)?;
-        let signers: Vec<&dyn TufSigner> = loaded["root"]
+        write_config(&self.dir.join(CONFIG_FILE), &self.config)?;
+        let mut env = Envelope::unsigned(root)?;
+        let signers: Vec<&dyn TufSigner> = root_keys
             .iter()
             .filter_map(|k| match k {
                 LoadedKey::Signer(s) => Some(s.as_ref()),
                 LoadedKey::Public(_) => None,
             })
             .collect();
-        add_signatures(&mut env, &[&root], "root", &signers)?;
+        add_signatures(&mut env, &[root], "root", &signers)?;
         write_atomic(
-            &ws.staged().join("1.root.json"),
+            &self.staged().join("1.root.json"),
             &env.to_file_bytes()?,
             true,
         )?;
-        let status = ws.try_publish_root(None, &root, &env)?;
-        Ok((ws, status))
+        self.try_publish_root(None, root, &env)
     }
 
     /// Parses the published metadata.
@@ -988,7 +1011,10 @@ fn check_target_name(name: &str) -> Result<(), Error> {
 /// directory, fsync, then rename (`overwrite`) or link (refuses an existing
 /// file), then fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), Error> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let res = (|| {

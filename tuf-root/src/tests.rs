@@ -758,3 +758,61 @@ async fn serve_layout_and_status_codes() {
     let text = String::from_utf8(to_bytes(m.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
     assert!(text.contains("requests"), "{text}");
 }
+
+#[test]
+fn relative_key_paths_and_a_failed_ceremony() {
+    // Under the working directory, so that the key paths can be relative.
+    let tmp = tempfile::tempdir_in(".").unwrap();
+    let kd = tmp.path().join("keys");
+    let keys: Vec<KeyRef> = ["r", "t", "s", "ts"].iter().map(|n| key(&kd, n)).collect();
+    // Relative references (as typed at a prompt) are stored absolute.
+    let cwd = std::env::current_dir().unwrap();
+    let rel = |r: &KeyRef| match r {
+        KeyRef::File(p) => KeyRef::File(pathdiff(p, &cwd)),
+        other => other.clone(),
+    };
+    let ws_dir = tmp.path().join("ws");
+    let opts = |ts: KeyRef| InitOptions {
+        root_keys: vec![rel(&keys[0])],
+        root_threshold: 1,
+        targets_keys: vec![rel(&keys[1])],
+        snapshot_keys: vec![rel(&keys[2])],
+        timestamp_keys: vec![ts],
+        expiry: Expiry::default(),
+    };
+    // A timestamp key that cannot be loaded: nothing is left behind...
+    let missing = KeyRef::File(tmp.path().join("nope.pem"));
+    assert!(Workspace::init(&ws_dir, opts(missing)).is_err());
+    assert!(!ws_dir.join("tuf-root.toml").exists());
+    assert!(!ws_dir.join("repository/1.root.json").exists());
+    // ... so the ceremony can run again.
+    let (ws, _) = Workspace::init(&ws_dir, opts(rel(&keys[3]))).unwrap();
+    assert!(matches!(rel(&keys[3]), KeyRef::File(p) if p.is_relative()));
+    for k in &ws.config().keys.timestamp {
+        assert!(Path::new(k).is_absolute(), "{k}");
+    }
+    Workspace::open(&ws_dir).unwrap().refresh(true).unwrap();
+}
+
+/// `p` relative to `base` when it lies under it (else `p`).
+fn pathdiff(p: &Path, base: &Path) -> PathBuf {
+    p.strip_prefix(base)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| p.to_path_buf())
+}
+
+#[test]
+fn bundle_to_a_bare_file_name() {
+    let f = fixture();
+    let tmp = tempfile::tempdir_in(".").unwrap();
+    let name = tmp
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    let out = PathBuf::from(format!("{name}.tar"));
+    crate::bundle::export(&f.ws.repository(), &out).unwrap();
+    assert!(out.is_file());
+    std::fs::remove_file(&out).unwrap();
+}

@@ -14,8 +14,11 @@
 //! * Duplicates (same leaf hash) are refused against both the store and the
 //!   rest of the batch; the caller learns the existing index.
 //! * Memory does not grow with the log: the frontier is at most 64 hashes,
-//!   and reads go to the store (whose cache is bounded).
+//!   the upper tree levels kept for proofs ([`cache`]) are capped at a
+//!   fixed number of hashes, and everything else is read from the store
+//!   (whose cache is bounded).
 
+pub mod cache;
 pub mod key;
 pub mod store;
 pub mod tree;
@@ -134,6 +137,7 @@ pub struct LogStats {
 
 pub struct Log {
     store: Arc<dyn Store>,
+    nodes: Arc<cache::NodeCache>,
     head: Arc<ArcSwap<Head>>,
     tx: Option<Sender<Job>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -189,6 +193,11 @@ impl Log {
                 (Frontier::default(), h)
             }
         };
+        let nodes = Arc::new(cache::NodeCache::load(
+            store.as_ref(),
+            head.size,
+            cache::DEFAULT_BUDGET,
+        )?);
         let head = Arc::new(ArcSwap::from_pointee(Head {
             size: head.size,
             root: head.root,
@@ -198,6 +207,7 @@ impl Log {
         let stats = Arc::new(LogStats::default());
         let seq = Sequencer {
             store: store.clone(),
+            nodes: nodes.clone(),
             signer,
             head: head.clone(),
             frontier,
@@ -210,6 +220,7 @@ impl Log {
             .map_err(|e| LogError::Corrupt(format!("cannot start sequencer: {e}")))?;
         Ok(Log {
             store,
+            nodes,
             head,
             tx: Some(tx),
             thread: Some(thread),
@@ -265,7 +276,7 @@ impl Log {
             )));
         }
         let plan = inclusion_plan(index, size);
-        Ok(plan.assemble(&self.store.nodes(&plan.nodes)?))
+        Ok(plan.assemble(&self.nodes.nodes(self.store.as_ref(), &plan.nodes)?))
     }
 
     /// Consistency proof between sizes `m` ≤ `n` (n ≤ published head).
@@ -277,7 +288,7 @@ impl Log {
             )));
         }
         let plan = consistency_plan(m, n);
-        Ok(plan.assemble(&self.store.nodes(&plan.nodes)?))
+        Ok(plan.assemble(&self.nodes.nodes(self.store.as_ref(), &plan.nodes)?))
     }
 
     /// Root of the tree at an earlier `size` (from stored nodes).
@@ -292,7 +303,7 @@ impl Log {
         }
         let mut ids = Vec::new();
         tree::range_nodes(0, size, &mut ids);
-        let hashes = self.store.nodes(&ids)?;
+        let hashes = self.nodes.nodes(self.store.as_ref(), &ids)?;
         tree::fold_range(&hashes).ok_or_else(|| LogError::Corrupt("empty range".into()))
     }
 }
@@ -309,6 +320,7 @@ impl Drop for Log {
 
 struct Sequencer {
     store: Arc<dyn Store>,
+    nodes: Arc<cache::NodeCache>,
     signer: Arc<dyn CheckpointSigner>,
     head: Arc<ArcSwap<Head>>,
     frontier: Frontier,
@@ -401,6 +413,8 @@ impl Sequencer {
                 });
             match committed {
                 Ok(checkpoint) => {
+                    // Durable now: the new nodes may serve proofs.
+                    self.nodes.extend(&batch.nodes, size);
                     self.frontier = frontier;
                     published = Arc::new(Head {
                         size,
