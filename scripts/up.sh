@@ -52,6 +52,13 @@ TUF_URL="http://$HOST:$TUF_PORT"
 die() { echo "up.sh: $*" >&2; exit 1; }
 say() { echo "up.sh: $*" >&2; }
 
+# What a clean Debian/Ubuntu machine lacks for the build and this script
+# (libclang for RocksDB's bindings, curl, openssl) comes from scripts/deps.sh.
+if [ -z "${SIGSTACK_BIN_DIR:-}" ] && [ "${SIGSTACK_NO_BUILD:-0}" != 1 ] && command -v dpkg >/dev/null &&
+    ! dpkg -s libclang-dev >/dev/null 2>&1; then
+    say "installing build dependencies (scripts/deps.sh)"
+    "$ROOT/scripts/deps.sh" >&2 || die "scripts/deps.sh failed; install libclang-dev, clang, curl and openssl"
+fi
 for tool in curl openssl; do
     command -v "$tool" >/dev/null || die "$tool is not installed (Debian/Ubuntu: sudo apt-get install $tool; or run scripts/deps.sh)"
 done

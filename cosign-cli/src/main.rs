@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    cosign_cli::cli::main()
+}

@@ -1,0 +1,49 @@
+//! cosign's key files against files Go cosign v3.0.6 wrote
+//! (`COSIGN_PASSWORD=sigstack-test cosign generate-key-pair` and
+//! `cosign import-key-pair --key p384.pem`), and our files back.
+
+use cosign_cli::keyfile;
+use cosign_cli::keys::PrivateKey;
+use sigstack_core::keys::PublicKey;
+
+const GO_KEY: &[u8] = include_bytes!("testdata/cosign.key");
+const GO_PUB: &[u8] = include_bytes!("testdata/cosign.pub");
+const GO_P384_KEY: &[u8] = include_bytes!("testdata/imp384.key");
+const GO_P384_PUB: &[u8] = include_bytes!("testdata/imp384.pub");
+
+#[test]
+fn reads_go_cosign_key_files() {
+    for (key, public) in [(GO_KEY, GO_PUB), (GO_P384_KEY, GO_P384_PUB)] {
+        let der = keyfile::decrypt(key, b"sigstack-test").unwrap();
+        let pk = PrivateKey::from_pkcs8_der(&der).unwrap();
+        assert_eq!(pk.public_key(), PublicKey::from_pem(public).unwrap());
+        // Go's public key file is what we would write, byte for byte.
+        assert_eq!(pk.public_key().to_pem().as_bytes(), public);
+        assert!(matches!(
+            keyfile::decrypt(key, b"wrong"),
+            Err(keyfile::KeyFileError::Decrypt)
+        ));
+    }
+}
+
+#[test]
+fn our_files_decrypt_and_keep_the_key() {
+    for key in [
+        PrivateKey::generate_p256(),
+        PrivateKey::from_pem(include_bytes!("testdata/p384-sec1.pem")).unwrap(),
+    ] {
+        let pem = keyfile::encrypt(&key.to_pkcs8_der().unwrap(), b"pw").unwrap();
+        let back =
+            PrivateKey::from_pkcs8_der(&keyfile::decrypt(pem.as_bytes(), b"pw").unwrap()).unwrap();
+        assert_eq!(back.public_key(), key.public_key());
+    }
+}
+
+#[test]
+fn import_refuses_weak_and_unknown_keys() {
+    assert!(
+        PrivateKey::from_pem(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+            .is_err()
+    );
+    assert!(PrivateKey::from_pem(b"not pem").is_err());
+}
