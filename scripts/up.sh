@@ -272,6 +272,7 @@ sigstore-python:
       --cert-oidc-issuer \$SIGSTACK_OIDC_ISSUER a.txt
   (without TUF: python -m sigstore --trust-config \$SIGSTACK_CLIENT_TRUST_CONFIG ...)
 
-our cosign (cosign-cli): not built yet (issue 6).
+our cosign (cosign-cli; keys so far, signing and verification are issue 6):
+  $BIN/cosign generate-key-pair
 Stop: scripts/down.sh
 EOF

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use sigstack_core::keys::SigningKey;
 
-use crate::DevIssuer;
+use crate::{DevIssuer, IssuerKey};
 
 /// Development OIDC issuer (local use only: it mints a token for any username).
 #[derive(Parser)]
@@ -19,7 +18,7 @@ struct Args {
     /// The issuer URL in tokens and discovery (default: http://<listen address>).
     #[arg(long, env = "OIDC_DEV_ISSUER_URL")]
     issuer_url: Option<String>,
-    /// P-256 private key (PKCS#8 PEM); created (0600) when missing.
+    /// Signing key (PKCS#8 PEM, RSA or P-256); an RSA-2048 key is created (0600) when missing.
     #[arg(long, env = "OIDC_DEV_KEY")]
     key: PathBuf,
     /// ID token lifetime.
@@ -44,12 +43,12 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn load_or_create_key(path: &PathBuf) -> Result<SigningKey> {
-    match std::fs::read(path) {
-        Ok(pem) => SigningKey::from_pem(&pem, None).with_context(|| path.display().to_string()),
+fn load_or_create_key(path: &PathBuf) -> Result<IssuerKey> {
+    match std::fs::read_to_string(path) {
+        Ok(pem) => IssuerKey::from_pkcs8_pem(&pem).with_context(|| path.display().to_string()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = SigningKey::generate_p256();
-            let pem = key.to_pkcs8_pem(None)?;
+            let key = IssuerKey::generate()?;
+            let pem = key.to_pkcs8_pem()?;
             sigstack_http::write_private_file(path, pem.as_bytes())?;
             tracing::info!(path = %path.display(), "created issuer key");
             Ok(key)

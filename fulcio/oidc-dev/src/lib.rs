@@ -2,7 +2,11 @@
 //! nobody: any username gets a token). Off unless started.
 //!
 //! * `GET /.well-known/openid-configuration`, `GET /jwks`: discovery and the
-//!   ES256 key (P-256, kept in a key file so tokens survive a restart).
+//!   signing key, kept in a key file so tokens survive a restart. New keys
+//!   are RSA-2048 and tokens RS256, as most identity providers issue them:
+//!   Go cosign only recognises an `--identity-token` value as a token when
+//!   it is RS256 (anything else is taken for a file name). An existing
+//!   P-256 key file keeps working (ES256).
 //! * `POST /token` (form-encoded, standard OAuth 2.0 error shape):
 //!   - `grant_type=password&client_id=sigstore&username=U`: `sub` = U, plus
 //!     `email` and `email_verified: true` when U is an address;
@@ -35,7 +39,6 @@ use prometheus_client::registry::Registry;
 use rand_core::RngCore;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use sigstack_core::keys::SigningKey;
 
 pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// The sub-issuer for workload (client credentials) tokens.
@@ -46,7 +49,7 @@ const MAX_PENDING_DEVICES: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DevIssuerError {
-    #[error("the issuer key must be ECDSA P-256")]
+    #[error("the issuer key must be RSA (2048 bits or more) or ECDSA P-256")]
     KeyType,
     #[error("issuer URL: {0}")]
     Url(String),
@@ -67,7 +70,7 @@ struct Device {
 
 struct Inner {
     issuer: String,
-    key: SigningKey,
+    key: IssuerKey,
     kid: String,
     jwks: Value,
     ttl: Duration,
@@ -80,6 +83,100 @@ struct Inner {
 /// The issuer's state, shared by the handlers.
 #[derive(Clone)]
 pub struct DevIssuer(Arc<Inner>);
+
+/// The issuer's signing key.
+pub enum IssuerKey {
+    Rs256(Box<rsa::RsaPrivateKey>),
+    Es256(p256::ecdsa::SigningKey),
+}
+
+impl IssuerKey {
+    /// A new RSA-2048 key.
+    pub fn generate() -> Result<Self, DevIssuerError> {
+        rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048)
+            .map(|k| IssuerKey::Rs256(Box::new(k)))
+            .map_err(|_| DevIssuerError::KeyType)
+    }
+
+    /// Reads a PKCS#8 PEM key (RSA or P-256).
+    pub fn from_pkcs8_pem(pem: &str) -> Result<Self, DevIssuerError> {
+        use pkcs8::DecodePrivateKey;
+        if let Ok(k) = rsa::RsaPrivateKey::from_pkcs8_pem(pem) {
+            use rsa::traits::PublicKeyParts;
+            if k.size() * 8 < 2048 {
+                return Err(DevIssuerError::KeyType);
+            }
+            return Ok(IssuerKey::Rs256(Box::new(k)));
+        }
+        p256::ecdsa::SigningKey::from_pkcs8_pem(pem)
+            .map(IssuerKey::Es256)
+            .map_err(|_| DevIssuerError::KeyType)
+    }
+
+    pub fn to_pkcs8_pem(&self) -> Result<String, DevIssuerError> {
+        use pkcs8::EncodePrivateKey;
+        let doc = match self {
+            IssuerKey::Rs256(k) => k.to_pkcs8_pem(pkcs8::LineEnding::LF),
+            IssuerKey::Es256(k) => k.to_pkcs8_pem(pkcs8::LineEnding::LF),
+        };
+        doc.map(|d| d.to_string())
+            .map_err(|_| DevIssuerError::KeyType)
+    }
+
+    fn alg(&self) -> &'static str {
+        match self {
+            IssuerKey::Rs256(_) => "RS256",
+            IssuerKey::Es256(_) => "ES256",
+        }
+    }
+
+    fn spki_der(&self) -> Vec<u8> {
+        use spki::EncodePublicKey;
+        match self {
+            IssuerKey::Rs256(k) => k
+                .to_public_key()
+                .to_public_key_der()
+                .map(|d| d.to_vec())
+                .unwrap_or_default(),
+            IssuerKey::Es256(k) => k
+                .verifying_key()
+                .to_public_key_der()
+                .map(|d| d.to_vec())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn jwk(&self, kid: &str) -> Value {
+        match self {
+            IssuerKey::Rs256(k) => {
+                use rsa::traits::PublicKeyParts;
+                json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+                    "n": URL_SAFE_NO_PAD.encode(k.n().to_bytes_be()),
+                    "e": URL_SAFE_NO_PAD.encode(k.e().to_bytes_be())})
+            }
+            IssuerKey::Es256(k) => {
+                let point = k.verifying_key().to_encoded_point(false);
+                json!({"kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": kid,
+                    "x": URL_SAFE_NO_PAD.encode(point.x().map(|x| x.to_vec()).unwrap_or_default()),
+                    "y": URL_SAFE_NO_PAD.encode(point.y().map(|y| y.to_vec()).unwrap_or_default())})
+            }
+        }
+    }
+
+    /// The JWS signature over `input`: PKCS#1 v1.5 SHA-256, or raw r‖s.
+    fn sign(&self, input: &[u8]) -> Vec<u8> {
+        use signature::{SignatureEncoding, Signer};
+        match self {
+            IssuerKey::Rs256(k) => rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new((**k).clone())
+                .sign(input)
+                .to_vec(),
+            IssuerKey::Es256(k) => {
+                let sig: p256::ecdsa::Signature = k.sign(input);
+                sig.to_bytes().to_vec()
+            }
+        }
+    }
+}
 
 /// An OAuth 2.0 error response (RFC 6749 §5.2).
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -121,19 +218,13 @@ fn is_email(s: &str) -> bool {
 
 impl DevIssuer {
     /// `issuer` is the URL clients (and Fulcio) use; `key` must be P-256.
-    pub fn new(issuer: &str, key: SigningKey, ttl: Duration) -> Result<Self, DevIssuerError> {
+    pub fn new(issuer: &str, key: IssuerKey, ttl: Duration) -> Result<Self, DevIssuerError> {
         let issuer = issuer.trim_end_matches('/').to_string();
         url::Url::parse(&issuer).map_err(|e| DevIssuerError::Url(e.to_string()))?;
-        let SigningKey::P256(_) = &key else {
-            return Err(DevIssuerError::KeyType);
-        };
-        let spki = key.public_key().to_spki_der();
         // Stable across restarts with the same key file: clients that cached
         // the JWKS keep working.
-        let kid = hex::encode(&Sha256::digest(&spki)[..8]);
-        let xy = &spki[spki.len() - 64..];
-        let jwks = json!({"keys": [{"kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256",
-            "kid": kid, "x": URL_SAFE_NO_PAD.encode(&xy[..32]), "y": URL_SAFE_NO_PAD.encode(&xy[32..])}]});
+        let kid = hex::encode(&Sha256::digest(key.spki_der())[..8]);
+        let jwks = json!({"keys": [key.jwk(&kid)]});
         let mut registry = Registry::default();
         let tokens = Family::<GrantLabels, Counter>::default();
         registry.register(
@@ -164,10 +255,10 @@ impl DevIssuer {
         format!("{}{WORKLOAD_PATH}", self.0.issuer)
     }
 
-    /// Mints an ES256 ID token.
+    /// Mints an ID token (RS256, or ES256 with a P-256 key file).
     pub fn mint(&self, iss: &str, sub: &str, aud: &str, email: Option<&str>) -> String {
         let now = now_s();
-        let header = json!({"alg": "ES256", "typ": "JWT", "kid": self.0.kid});
+        let header = json!({"alg": self.0.key.alg(), "typ": "JWT", "kid": self.0.kid});
         let mut claims = json!({"iss": iss, "sub": sub, "aud": aud, "iat": now, "nbf": now,
             "exp": now + self.0.ttl.as_secs()});
         if let Some(e) = email {
@@ -179,11 +270,7 @@ impl DevIssuer {
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let der = self.0.key.sign(input.as_bytes());
-        // JWS ES256 carries the raw r||s; DER from our own signer always parses.
-        let raw = p256::ecdsa::Signature::from_der(&der)
-            .map(|s| s.to_bytes().to_vec())
-            .unwrap_or_default();
+        let raw = self.0.key.sign(input.as_bytes());
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(raw))
     }
 
@@ -243,7 +330,7 @@ fn discovery_doc(s: &DevIssuer, iss: &str) -> Value {
         "device_authorization_endpoint": format!("{base}/device/code"),
         "response_types_supported": ["id_token"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["ES256"],
+        "id_token_signing_alg_values_supported": [s.0.key.alg()],
         "grant_types_supported": ["password", "client_credentials", DEVICE_GRANT],
         "token_endpoint_auth_methods_supported": ["none", "client_secret_post"],
         "scopes_supported": ["openid", "email"],

@@ -5,15 +5,17 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use sigstack_core::keys::SigningKey;
 use sigstack_oidc::{Verifier, VerifierOptions};
-use sigstack_oidc_dev::{router, DevIssuer, DEVICE_GRANT};
+use sigstack_oidc_dev::{router, DevIssuer, IssuerKey, DEVICE_GRANT};
 
 async fn start() -> String {
+    start_with(IssuerKey::generate().unwrap()).await
+}
+
+async fn start_with(key: IssuerKey) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let issuer =
-        DevIssuer::new(&url, SigningKey::generate_p256(), Duration::from_secs(300)).unwrap();
+    let issuer = DevIssuer::new(&url, key, Duration::from_secs(300)).unwrap();
     tokio::spawn(async move { axum::serve(listener, router(issuer)).await });
     url
 }
@@ -211,4 +213,54 @@ async fn errors_in_the_oauth_shape() {
         .await
         .unwrap();
     assert!(m.contains("oidc_dev_tokens"), "{m}");
+}
+
+/// Go cosign only takes an `--identity-token` value for a token when it is
+/// RS256, so new issuer keys are RSA; an older P-256 key file still works.
+#[tokio::test]
+async fn rs256_by_default_es256_from_an_ec_key_file() {
+    use base64::Engine;
+    let v = Verifier::new(VerifierOptions::default()).unwrap();
+    let ec = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
+    let ec_pem = {
+        use p256::pkcs8::EncodePrivateKey;
+        ec.to_pkcs8_pem(p256::pkcs8::LineEnding::LF)
+            .unwrap()
+            .to_string()
+    };
+    for (key, alg) in [
+        (IssuerKey::generate().unwrap(), "RS256"),
+        (IssuerKey::from_pkcs8_pem(&ec_pem).unwrap(), "ES256"),
+    ] {
+        let url = start_with(key).await;
+        let (_, body) = post(
+            &format!("{url}/token"),
+            &[
+                ("grant_type", "password"),
+                ("client_id", "sigstore"),
+                ("username", "a@example.com"),
+            ],
+        )
+        .await;
+        let token = body["id_token"].as_str().unwrap();
+        let header: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(token.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["alg"], alg);
+        v.verify(token, &url, "sigstore").await.unwrap();
+    }
+    // A round trip through the key file keeps the key (and so the kid).
+    let k = IssuerKey::generate().unwrap();
+    let pem = k.to_pkcs8_pem().unwrap();
+    assert_eq!(
+        IssuerKey::from_pkcs8_pem(&pem)
+            .unwrap()
+            .to_pkcs8_pem()
+            .unwrap(),
+        pem
+    );
+    assert!(IssuerKey::from_pkcs8_pem("garbage").is_err());
 }
