@@ -14,6 +14,12 @@
 #       REKOR_SERVER_BIN=/path/to/rekor-server skips the build and uses that binary)
 #   3. starts rekor-server on 127.0.0.1:<free port> with a temp data dir and a fresh
 #      P-256 key, waits for /healthz, runs the cases, kills the server on exit.
+#   4. the Fulcio + CT log section (interop/fulcio.sh), then the TUF publisher section
+#      (interop/tuf.sh: tuf-root with python-tuf, tuf-js, sigstore-python, sigstore-js and
+#      cosign v3 as clients; see interop/README.md), then the stack section (interop/stack.sh:
+#      scripts/up.sh on a temp state dir and free ports, then sigstore-python, sigstore-js and
+#      cosign sign/verify/cross-verify against it, refusals, a workload token, and up.sh restarts,
+#      a taken port and down.sh).
 #
 # Server CLI contract (the server must follow it):
 #   rekor-server --listen 127.0.0.1:PORT --data-dir DIR --signing-key KEY.pem \
@@ -68,6 +74,8 @@ fail() { FAILED=$((FAILED + 1)); echo "FAIL $1: $(printf '%s' "$2" | oneline)"; 
 check() { if [ "$2" -eq 0 ]; then pass "$1"; else fail "$1" "$3"; fi; }
 
 cleanup() {
+    declare -F stack_cleanup >/dev/null && stack_cleanup
+    declare -F tuf_cleanup >/dev/null && tuf_cleanup
     declare -F fulcio_cleanup >/dev/null && fulcio_cleanup
     if [ -n "$SERVER_PID" ]; then
         kill "$SERVER_PID" 2>/dev/null
@@ -681,6 +689,15 @@ run_py "py consistency" consistency
 # --- Fulcio + CT log (uses the Rekor above for sigstore-python's tlog entry) ---------------
 # shellcheck source=interop/fulcio.sh
 . "$HERE/fulcio.sh"
+
+# --- TUF publisher (tuf-root; uses the Fulcio, CT log, OIDC mock and Rekor above) ----------
+# shellcheck source=interop/tuf.sh
+. "$HERE/tuf.sh"
+fulcio_cleanup
+
+# --- the whole stack from scripts/up.sh (own state dir, ports, OIDC mock; stopped at its end) ----
+# shellcheck source=interop/stack.sh
+. "$HERE/stack.sh"
 
 if ! server_up && [ -n "$SERVER_BIN" ] && [ -s "$WORK/server.log" ]; then
     echo "server log tail:" >&2

@@ -17,8 +17,9 @@ OIDC_VENV="$CACHE/venv-oidc-mock-$OIDC_MOCK_VERSION"
 # sigstore-js: the `sigstore` package and the @sigstore packages sigstore_js.js uses, all exact
 # (sigstore 5.0.1 is the newest 5.x; the others are what it resolved to when pinned).
 SIGSTORE_JS_VERSION=5.0.1
+# tuf-js: what @sigstore/tuf 5.0.1 resolved (^6.0.2); tuf.sh drives it directly (tuf_js.js).
 SIGSTORE_JS_PKGS=("sigstore@$SIGSTORE_JS_VERSION" @sigstore/sign@5.1.0 @sigstore/verify@4.1.3
-    @sigstore/bundle@5.0.1 @sigstore/core@4.0.1 @sigstore/protobuf-specs@0.5.2 @sigstore/tuf@5.0.1)
+    @sigstore/bundle@5.0.1 @sigstore/core@4.0.1 @sigstore/protobuf-specs@0.5.2 @sigstore/tuf@5.0.1 tuf-js@6.0.2)
 SIGSTORE_JS_DIR="$CACHE/npm-sigstore-$SIGSTORE_JS_VERSION"
 CERTSPOTTER_DEB_VERSION=0.16.0-1 # Debian bookworm's; installed by scripts/deps.sh (same pin)
 F="$WORK/fulcio"
@@ -501,5 +502,6 @@ PYEOF
     fneg "CT log unreachable" 500 "Error entering certificate in CTL" -H "Authorization: Bearer $token" --data @"$F/req-hdr.json"
 }
 
+# The Fulcio, CT log and OIDC mock stay up for the TUF section (tuf.sh); interop.sh stops
+# them after it (and on exit).
 fulcio_section
-fulcio_cleanup
