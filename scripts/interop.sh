@@ -699,6 +699,10 @@ fulcio_cleanup
 # shellcheck source=interop/stack.sh
 . "$HERE/stack.sh"
 
+# --- our cosign's key files against Go cosign ------------------------------------------------
+# shellcheck source=interop/cosign_keys.sh
+. "$HERE/cosign_keys.sh"
+
 if ! server_up && [ -n "$SERVER_BIN" ] && [ -s "$WORK/server.log" ]; then
     echo "server log tail:" >&2
     tail -20 "$WORK/server.log" >&2
