@@ -61,6 +61,14 @@ pub trait Store: Send + Sync + 'static {
     fn head(&self) -> Result<Option<StoredHead>, StoreError>;
     /// Node hashes in the order asked; every ID must exist (Corrupt otherwise).
     fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, StoreError>;
+    /// Nodes `start..start + count` of one level (bulk loads; a store with
+    /// ordered keys overrides this with one sequential scan).
+    fn node_run(&self, level: u8, start: u64, count: u64) -> Result<Vec<Hash>, StoreError> {
+        let ids: Vec<NodeId> = (start..start + count)
+            .map(|i| NodeId::new(level, i))
+            .collect();
+        self.nodes(&ids)
+    }
     fn entry(&self, index: u64) -> Result<Option<StoredEntry>, StoreError>;
     fn leaf_index(&self, leaf_hash: &Hash) -> Result<Option<u64>, StoreError>;
     /// Leaf indexes recorded under a search key, ascending, at most `limit`.
@@ -253,6 +261,31 @@ impl Store for RocksStore {
                     .try_into()
                     .map_err(|_| StoreError::Corrupt(format!("bad node {id:?}")))?,
             );
+        }
+        Ok(out)
+    }
+
+    fn node_run(&self, level: u8, start: u64, count: u64) -> Result<Vec<Hash>, StoreError> {
+        // Keys are level ‖ big-endian index, so a level's run is contiguous:
+        // one forward scan instead of `count` point lookups (restart time).
+        let cf = self.cf(CF_NODES)?;
+        let first = NodeId::new(level, start).key();
+        let mut it = self.db.raw_iterator_cf(cf);
+        it.seek(first);
+        let mut out = Vec::with_capacity(count as usize);
+        for i in start..start + count {
+            let want = NodeId::new(level, i);
+            match (it.key(), it.value()) {
+                (Some(k), Some(v)) if k == want.key() => out.push(
+                    v.try_into()
+                        .map_err(|_| StoreError::Corrupt(format!("bad node {want:?}")))?,
+                ),
+                _ => {
+                    it.status().map_err(backend)?;
+                    return Err(StoreError::Corrupt(format!("missing node {want:?}")));
+                }
+            }
+            it.next();
         }
         Ok(out)
     }
