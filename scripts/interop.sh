@@ -699,6 +699,10 @@ fulcio_cleanup
 # shellcheck source=interop/stack.sh
 . "$HERE/stack.sh"
 
+# --- HTTPS: our services with a configured certificate, upstream clients trusting the CA ------
+# shellcheck source=interop/tls.sh
+. "$HERE/tls.sh"
+
 # --- our cosign's key files against Go cosign ------------------------------------------------
 # shellcheck source=interop/cosign_keys.sh
 . "$HERE/cosign_keys.sh"

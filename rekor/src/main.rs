@@ -13,11 +13,12 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let cfg = Config::resolve(&args)?;
     let tls = args.tls.load()?;
+    // Refuse before anything is opened or created.
+    sigstack_http::tls::check_plain_http(cfg.listen, tls.is_some(), args.tls.insecure_http)?;
     let svc = Arc::new(rekor::open_service(&cfg)?);
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", cfg.listen))?;
-    sigstack_http::tls::check_plain_http(cfg.listen, tls.is_some(), args.tls.insecure_http)?;
     tracing::info!(
         listen = %cfg.listen,
         hostname = %cfg.hostname,
