@@ -6,6 +6,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use clap::{Parser, Subcommand};
 
 use crate::keys::PrivateKey;
@@ -50,6 +52,34 @@ enum Cmd {
         #[arg(short = 'y', long = "yes")]
         yes: bool,
     },
+    /// Sign a blob with a key. Without a transparency log only for now
+    /// (`--tlog-upload=false`); the keyless and tlog paths are still to come.
+    SignBlob {
+        #[arg(long = "key", env = "COSIGN_KEY")]
+        key: String,
+        /// Write the base64 signature here instead of stdout.
+        #[arg(long = "output-signature", env = "COSIGN_OUTPUT_SIGNATURE")]
+        output_signature: Option<String>,
+        #[arg(long = "tlog-upload", env = "COSIGN_TLOG_UPLOAD", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+        tlog_upload: bool,
+        #[arg(long = "use-signing-config", env = "COSIGN_USE_SIGNING_CONFIG", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+        use_signing_config: bool,
+        #[arg(short = 'y', long = "yes")]
+        yes: bool,
+        blob: String,
+    },
+    /// Verify a blob's signature with a public key (no transparency log yet:
+    /// `--insecure-ignore-tlog`).
+    VerifyBlob {
+        #[arg(long = "key", env = "COSIGN_KEY")]
+        key: String,
+        /// File with the base64 signature.
+        #[arg(long = "signature", env = "COSIGN_SIGNATURE")]
+        signature: String,
+        #[arg(long = "insecure-ignore-tlog", env = "COSIGN_INSECURE_IGNORE_TLOG", default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+        insecure_ignore_tlog: bool,
+        blob: String,
+    },
     /// Print the public key of a private key.
     PublicKey {
         /// Key reference: a file or env://VAR.
@@ -85,6 +115,16 @@ pub fn load_private_key(r: &str) -> Result<PrivateKey> {
     let pem = read_key_ref(r)?;
     let der = keyfile::decrypt(&pem, &password::read()?)?;
     Ok(PrivateKey::from_pkcs8_der(&der)?)
+}
+
+/// A blob from a path, or stdin for `-`.
+fn read_blob(path: &str) -> Result<Vec<u8>> {
+    if path == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)?;
+        return Ok(buf);
+    }
+    std::fs::read(path).with_context(|| format!("reading {path}"))
 }
 
 fn confirm_overwrite(path: &Path, yes: bool) -> Result<()> {
@@ -148,6 +188,53 @@ fn run(cmd: Cmd) -> Result<()> {
             let pk = PrivateKey::from_pem(&read_key_ref(&key)?)?;
             let pass = password::read_new()?;
             write_pair(&output_key_prefix, &pk, &pass, yes)
+        }
+        Cmd::SignBlob {
+            key,
+            output_signature,
+            tlog_upload,
+            use_signing_config: _,
+            yes: _,
+            blob,
+        } => {
+            if tlog_upload {
+                bail!("uploading to a transparency log is not supported by this client yet; use --tlog-upload=false (a signature without a log entry)");
+            }
+            let data = read_blob(&blob)?;
+            eprintln!("Using payload from: {blob}");
+            let sig = STANDARD.encode(load_private_key(&key)?.sign(&data)?);
+            match output_signature {
+                Some(p) => {
+                    write_file(Path::new(&p), sig.as_bytes(), 0o644)?;
+                    eprintln!("Wrote signature to file {p}");
+                }
+                None => println!("{sig}"),
+            }
+            Ok(())
+        }
+        Cmd::VerifyBlob {
+            key,
+            signature,
+            insecure_ignore_tlog,
+            blob,
+        } => {
+            if !insecure_ignore_tlog {
+                bail!("verifying a transparency log entry is not supported by this client yet; use --insecure-ignore-tlog=true");
+            }
+            eprintln!("WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the blob.");
+            let public = sigstack_core::keys::PublicKey::from_pem(&read_key_ref(&key)?)
+                .map_err(|e| anyhow!("loading public key {key}: {e}"))?;
+            let text = std::fs::read_to_string(&signature)
+                .with_context(|| format!("reading signature {signature}"))?;
+            let sig = STANDARD
+                .decode(text.trim())
+                .map_err(|_| anyhow!("signature {signature} is not base64"))?;
+            let data = read_blob(&blob)?;
+            public.verify_message(&data, &sig).map_err(|_| {
+                anyhow!("invalid signature when validating ASN.1 encoded signature")
+            })?;
+            eprintln!("Verified OK");
+            Ok(())
         }
         Cmd::PublicKey { key, outfile } => {
             let pem = load_private_key(&key)?.public_key().to_pem();

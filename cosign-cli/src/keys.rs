@@ -144,6 +144,34 @@ impl PrivateKey {
         }
     }
 
+    /// Signs a blob the way cosign does without a transparency log: ECDSA
+    /// with the curve's hash (P-256/SHA-256, P-384/SHA-384, P-521/SHA-512,
+    /// ASN.1 DER), RSA PKCS#1 v1.5 with SHA-256, pure Ed25519.
+    pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
+        use signature::{SignatureEncoding, Signer};
+        Ok(match self {
+            PrivateKey::P256(k) => {
+                let sig: p256::ecdsa::Signature =
+                    p256::ecdsa::SigningKey::from(k.clone()).sign(msg);
+                sig.to_der().as_bytes().to_vec()
+            }
+            PrivateKey::P384(k) => {
+                let sig: p384::ecdsa::Signature =
+                    p384::ecdsa::SigningKey::from(k.clone()).sign(msg);
+                sig.to_der().as_bytes().to_vec()
+            }
+            PrivateKey::P521(k) => {
+                let sk = p521::ecdsa::SigningKey::from_bytes(&k.to_bytes()).map_err(bad)?;
+                let sig: p521::ecdsa::Signature = sk.sign(msg);
+                sig.to_der().as_bytes().to_vec()
+            }
+            PrivateKey::Ed25519(k) => k.sign(msg).to_bytes().to_vec(),
+            PrivateKey::Rsa(k) => rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new((**k).clone())
+                .sign(msg)
+                .to_vec(),
+        })
+    }
+
     pub fn generate_p256() -> Self {
         PrivateKey::P256(p256::SecretKey::random(&mut rand_core::OsRng))
     }

@@ -47,3 +47,19 @@ fn import_refuses_weak_and_unknown_keys() {
     );
     assert!(PrivateKey::from_pem(b"not pem").is_err());
 }
+
+/// Signatures without a transparency log: what `cosign sign-blob
+/// --tlog-upload=false` writes, verified with the public key (ECDSA with the
+/// curve's hash, pure Ed25519, RSA PKCS#1 v1.5).
+#[test]
+fn blob_signatures_verify_with_the_public_key() {
+    let der = keyfile::decrypt(GO_KEY, b"sigstack-test").unwrap();
+    let go = PrivateKey::from_pkcs8_der(&der).unwrap();
+    let p384 = PrivateKey::from_pem(include_bytes!("testdata/p384-sec1.pem")).unwrap();
+    let ed = PrivateKey::Ed25519(ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]));
+    for key in [go, p384, ed, PrivateKey::generate_p256()] {
+        let sig = key.sign(b"blob").unwrap();
+        key.public_key().verify_message(b"blob", &sig).unwrap();
+        assert!(key.public_key().verify_message(b"blob2", &sig).is_err());
+    }
+}

@@ -45,6 +45,29 @@ cosign_keys_section() {
     else
         fail "Go cosign reads our import-key-pair (P-384)" "$(cat imp.out go-imp.err 2>/dev/null)"
     fi
+    # blob signatures without a transparency log, both directions
+    echo "interop blob $(date +%s%N)" >blob.txt
+    if COSIGN_PASSWORD=k1 "$ours" sign-blob --key ours.key --tlog-upload=false --output-signature ours.sig blob.txt >sb.out 2>&1 &&
+        "$COSIGN" verify-blob --key ours.pub --signature ours.sig --insecure-ignore-tlog=true blob.txt >gv.out 2>&1; then
+        pass "Go cosign verify-blob accepts our sign-blob --tlog-upload=false signature"
+    else
+        fail "Go cosign verifies our blob signature" "$(cat sb.out gv.out 2>/dev/null)"
+    fi
+    if COSIGN_PASSWORD=k2 "$COSIGN" sign-blob --key go.key --tlog-upload=false --use-signing-config=false \
+        --output-signature go.sig blob.txt >gs.out 2>&1 &&
+        "$ours" verify-blob --key go.pub --signature go.sig --insecure-ignore-tlog=true blob.txt >ov.out 2>&1 &&
+        grep -q "Verified OK" ov.out; then
+        pass "our cosign verify-blob accepts Go's sign-blob signature"
+    else
+        fail "our cosign verifies Go's blob signature" "$(cat gs.out ov.out 2>/dev/null)"
+    fi
+    echo "tampered" >>blob.txt
+    if ! "$ours" verify-blob --key go.pub --signature go.sig --insecure-ignore-tlog=true blob.txt >ot.out 2>&1 &&
+        grep -q "invalid signature" ot.out; then
+        pass "our cosign verify-blob refuses a tampered blob"
+    else
+        fail "our cosign refuses a tampered blob" "$(cat ot.out)"
+    fi
     cd "$ROOT" || true
 }
 cosign_keys_section
