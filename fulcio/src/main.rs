@@ -2,10 +2,6 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    sigstack_http::init_tracing(false);
     fulcio::cli::run(fulcio::cli::Cli::parse()).await
 }

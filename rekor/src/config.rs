@@ -2,7 +2,7 @@
 //! variables, with defaults that work on a laptop.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -84,40 +84,41 @@ pub struct Config {
     pub block_cache_bytes: usize,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {0}: {1}")]
-    Read(String, std::io::Error),
-    #[error("invalid config file {0}: {1}")]
-    Parse(String, String),
-    #[error("invalid setting: {0}")]
-    Invalid(String),
-}
+pub use sigstack_tlog::server::ConfigError;
+use sigstack_tlog::server::{load_toml, Defaults, Layer, LogSettings};
 
 impl Config {
     pub fn resolve(args: &Args) -> Result<Self, ConfigError> {
-        let file = match &args.config {
-            Some(p) => load_file(p)?,
+        let file: FileConfig = match &args.config {
+            Some(p) => load_toml(p)?,
             None => FileConfig::default(),
         };
-        let listen_s = args
-            .listen
-            .clone()
-            .or(file.listen)
-            .unwrap_or_else(|| "127.0.0.1:3000".into());
-        let listen: SocketAddr = listen_s
-            .parse()
-            .map_err(|_| ConfigError::Invalid(format!("listen address {listen_s:?}")))?;
-        let data_dir = args
-            .data_dir
-            .clone()
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from("./rekor-data"));
-        let (signing_key, signing_key_defaulted) =
-            match args.signing_key.clone().or(file.signing_key) {
-                Some(p) => (p, false),
-                None => (data_dir.join("log-key.pem"), true),
-            };
+        let log = LogSettings::resolve(
+            Layer {
+                listen: args.listen.clone(),
+                data_dir: args.data_dir.clone(),
+                signing_key: args.signing_key.clone(),
+                batch_max: args.batch_max,
+                batch_linger_ms: args.batch_linger_ms,
+                max_request_bytes: args.max_request_bytes,
+                block_cache_mb: None,
+            },
+            Layer {
+                listen: file.listen,
+                data_dir: file.data_dir,
+                signing_key: file.signing_key,
+                batch_max: file.batch_max,
+                batch_linger_ms: file.batch_linger_ms,
+                max_request_bytes: file.max_request_bytes,
+                block_cache_mb: file.block_cache_mb,
+            },
+            &Defaults {
+                listen: "127.0.0.1:3000",
+                data_dir: "./rekor-data",
+                key_file: "log-key.pem",
+            },
+        )?;
+        let listen = log.listen;
         let base_url = args
             .base_url
             .clone()
@@ -139,39 +140,20 @@ impl Config {
                 "hostname {hostname:?} must appear in base_url {base_url:?}: clients match the checkpoint signer name against the log URL"
             )));
         }
-        let batch_max = args.batch_max.or(file.batch_max).unwrap_or(1024);
-        if batch_max == 0 {
-            return Err(ConfigError::Invalid("batch_max must be at least 1".into()));
-        }
-        let linger = args.batch_linger_ms.or(file.batch_linger_ms).unwrap_or(0);
-        if linger > 10_000 {
-            return Err(ConfigError::Invalid(
-                "batch_linger_ms above 10 s would stall clients".into(),
-            ));
-        }
         Ok(Config {
             listen,
-            data_dir,
-            signing_key,
-            signing_key_defaulted,
+            data_dir: log.data_dir,
+            signing_key: log.signing_key,
+            signing_key_defaulted: log.signing_key_defaulted,
             base_url,
             hostname,
             tree_id: args.tree_id.or(file.tree_id),
-            batch_max,
-            batch_linger: Duration::from_millis(linger),
-            max_request_bytes: args
-                .max_request_bytes
-                .or(file.max_request_bytes)
-                .unwrap_or(4 << 20),
-            block_cache_bytes: file.block_cache_mb.unwrap_or(64) << 20,
+            batch_max: log.batch_max,
+            batch_linger: log.batch_linger,
+            max_request_bytes: log.max_request_bytes,
+            block_cache_bytes: log.block_cache_bytes,
         })
     }
-}
-
-fn load_file(p: &Path) -> Result<FileConfig, ConfigError> {
-    let text =
-        std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.display().to_string(), e))?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse(p.display().to_string(), e.to_string()))
 }
 
 /// Host part of an http(s) URL, without port (brackets kept off IPv6).

@@ -8,7 +8,6 @@
 
 pub mod api;
 pub mod config;
-pub mod metrics;
 pub mod service;
 pub mod signer;
 pub mod types;

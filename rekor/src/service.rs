@@ -22,9 +22,9 @@ use sigstack_tlog::{
 };
 
 use crate::api::ApiError;
-use crate::metrics::Metrics;
 use crate::signer::{LogKey, V1Checkpointer};
 use crate::types::{self, EntryError, Purpose};
+use sigstack_tlog::server::LogMetrics;
 
 /// Everything needed to open the log.
 pub struct ServiceOptions {
@@ -71,7 +71,7 @@ pub struct Service {
     tree_id: i64,
     hostname: String,
     max_request_bytes: usize,
-    metrics: Metrics,
+    metrics: LogMetrics,
 }
 
 fn random_tree_id() -> i64 {
@@ -106,8 +106,11 @@ impl Service {
         let tree_id = pin_identity(store.as_ref(), &key, opts.tree_id)?;
         let signer = Arc::new(V1Checkpointer::new(key.clone(), &opts.hostname, tree_id));
         let log = Log::open(store, signer, opts.log)?;
-        let metrics = Metrics::default();
-        metrics.log_size.set(log.head().size as i64);
+        let metrics = LogMetrics::new(
+            "rekor",
+            "entries",
+            "Proposed entries by kind and outcome (added, duplicate, invalid, ...)",
+        );
         Ok(Service {
             log,
             key,
@@ -122,17 +125,12 @@ impl Service {
         self.log.head()
     }
 
-    pub fn metrics(&self) -> &Metrics {
+    pub fn metrics(&self) -> &LogMetrics {
         &self.metrics
     }
 
     pub fn render_metrics(&self) -> String {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.metrics.log_size.set(self.log.head().size as i64);
-        self.metrics
-            .batches
-            .set(self.log.stats().batches.load(Relaxed) as i64);
-        self.metrics.render()
+        self.metrics.render(&self.log)
     }
 
     pub fn max_request_bytes(&self) -> usize {
@@ -169,7 +167,7 @@ impl Service {
         let canonical = match types::canonicalize(proposed, Purpose::Insert) {
             Ok(c) => c,
             Err(e) => {
-                self.metrics.entry(&kind, "invalid");
+                self.metrics.outcome(&kind, "invalid");
                 return Err(entry_error(e));
             }
         };
@@ -197,7 +195,7 @@ impl Service {
                 integrated_time_ms,
                 head,
             }) => {
-                self.metrics.entry(kind_name, "added");
+                self.metrics.outcome(kind_name, "added");
                 let stored = StoredEntry {
                     data: body,
                     integrated_time_ms,
@@ -208,7 +206,7 @@ impl Service {
                 Ok((self.entry_id(&leaf), value))
             }
             Ok(AppendResult::Duplicate { .. }) => {
-                self.metrics.entry(kind_name, "duplicate");
+                self.metrics.outcome(kind_name, "duplicate");
                 let id = self.entry_id(&leaf);
                 Err(ApiError {
                     status: StatusCode::CONFLICT,

@@ -294,12 +294,7 @@ fn time_arg(s: &Option<String>) -> Result<Option<OffsetDateTime>> {
 }
 
 pub fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    sigstack_http::init_tracing(true);
     let cli = Cli::parse();
     match run(cli.cmd) {
         Ok(code) => code,

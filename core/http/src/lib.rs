@@ -118,3 +118,17 @@ pub fn write_private_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Resu
     f.write_all(bytes)?;
     f.sync_all()
 }
+
+/// Logging for every binary: `RUST_LOG` filters (default `info`). Services
+/// log to stdout; command-line tools whose stdout is their output pass
+/// `stderr = true`.
+pub fn init_tracing(stderr: bool) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if stderr {
+        builder.with_writer(std::io::stderr).init();
+    } else {
+        builder.init();
+    }
+}

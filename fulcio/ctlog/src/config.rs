@@ -3,7 +3,7 @@
 //! without roots accepts nothing, so they are required).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use der::asn1::ObjectIdentifier;
@@ -95,15 +95,8 @@ pub struct Config {
     pub block_cache_bytes: usize,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {0}: {1}")]
-    Read(String, std::io::Error),
-    #[error("invalid config file {0}: {1}")]
-    Parse(String, String),
-    #[error("invalid setting: {0}")]
-    Invalid(String),
-}
+pub use sigstack_tlog::server::ConfigError;
+use sigstack_tlog::server::{load_toml, Defaults, Layer, LogSettings};
 
 fn parse_ekus(names: &[String]) -> Result<Vec<ObjectIdentifier>, ConfigError> {
     names
@@ -119,28 +112,35 @@ fn parse_ekus(names: &[String]) -> Result<Vec<ObjectIdentifier>, ConfigError> {
 
 impl Config {
     pub fn resolve(args: &Args) -> Result<Self, ConfigError> {
-        let file = match &args.config {
-            Some(p) => load_file(p)?,
+        let file: FileConfig = match &args.config {
+            Some(p) => load_toml(p)?,
             None => FileConfig::default(),
         };
-        let listen_s = args
-            .listen
-            .clone()
-            .or(file.listen)
-            .unwrap_or_else(|| "127.0.0.1:6962".into());
-        let listen: SocketAddr = listen_s
-            .parse()
-            .map_err(|_| ConfigError::Invalid(format!("listen address {listen_s:?}")))?;
-        let data_dir = args
-            .data_dir
-            .clone()
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from("./ctlog-data"));
-        let (signing_key, signing_key_defaulted) =
-            match args.signing_key.clone().or(file.signing_key) {
-                Some(p) => (p, false),
-                None => (data_dir.join("ctlog-key.pem"), true),
-            };
+        let log = LogSettings::resolve(
+            Layer {
+                listen: args.listen.clone(),
+                data_dir: args.data_dir.clone(),
+                signing_key: args.signing_key.clone(),
+                batch_max: args.batch_max,
+                batch_linger_ms: args.batch_linger_ms,
+                max_request_bytes: args.max_request_bytes,
+                block_cache_mb: None,
+            },
+            Layer {
+                listen: file.listen,
+                data_dir: file.data_dir,
+                signing_key: file.signing_key,
+                batch_max: file.batch_max,
+                batch_linger_ms: file.batch_linger_ms,
+                max_request_bytes: file.max_request_bytes,
+                block_cache_mb: file.block_cache_mb,
+            },
+            &Defaults {
+                listen: "127.0.0.1:6962",
+                data_dir: "./ctlog-data",
+                key_file: "ctlog-key.pem",
+            },
+        )?;
         let roots_pem_file = args
             .roots_pem_file
             .clone()
@@ -171,16 +171,6 @@ impl Config {
                 "path_prefix {path_prefix:?} must start with '/' and contain only [A-Za-z0-9/-_.]"
             )));
         }
-        let batch_max = args.batch_max.or(file.batch_max).unwrap_or(1024);
-        if batch_max == 0 {
-            return Err(ConfigError::Invalid("batch_max must be at least 1".into()));
-        }
-        let linger = args.batch_linger_ms.or(file.batch_linger_ms).unwrap_or(0);
-        if linger > 10_000 {
-            return Err(ConfigError::Invalid(
-                "batch_linger_ms above 10 s would stall clients".into(),
-            ));
-        }
         let max_get_entries = args
             .max_get_entries
             .or(file.max_get_entries)
@@ -191,29 +181,20 @@ impl Config {
             ));
         }
         Ok(Config {
-            listen,
-            data_dir,
-            signing_key,
-            signing_key_defaulted,
+            listen: log.listen,
+            data_dir: log.data_dir,
+            signing_key: log.signing_key,
+            signing_key_defaulted: log.signing_key_defaulted,
             roots_pem_file,
             ext_key_usages,
             path_prefix,
-            batch_max,
-            batch_linger: Duration::from_millis(linger),
-            max_request_bytes: args
-                .max_request_bytes
-                .or(file.max_request_bytes)
-                .unwrap_or(4 << 20),
+            batch_max: log.batch_max,
+            batch_linger: log.batch_linger,
+            max_request_bytes: log.max_request_bytes,
             max_get_entries,
-            block_cache_bytes: file.block_cache_mb.unwrap_or(64) << 20,
+            block_cache_bytes: log.block_cache_bytes,
         })
     }
-}
-
-fn load_file(p: &Path) -> Result<FileConfig, ConfigError> {
-    let text =
-        std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.display().to_string(), e))?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse(p.display().to_string(), e.to_string()))
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@
 pub mod api;
 pub mod chain;
 pub mod config;
-pub mod metrics;
 pub mod service;
 pub mod signer;
 

@@ -5,11 +5,7 @@ use sigstack_ctlog::config::{Args, Config};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    sigstack_http::init_tracing(false);
     let args = Args::parse();
     let cfg = Config::resolve(&args)?;
     let tls = args.tls.load()?;

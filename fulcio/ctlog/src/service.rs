@@ -22,8 +22,8 @@ use sigstack_tlog::{
 };
 
 use crate::chain::{self, ChainValidator, Kind, Roots};
-use crate::metrics::Metrics;
 use crate::signer::{decode_sth, CtKey, SthSigner};
+use sigstack_tlog::server::LogMetrics;
 
 /// Default cap on entries per `get-entries` call (as public logs do).
 pub const DEFAULT_MAX_GET_ENTRIES: u64 = 256;
@@ -114,7 +114,7 @@ pub struct Service {
     chains: ChainValidator,
     max_request_bytes: usize,
     max_get_entries: u64,
-    metrics: Metrics,
+    metrics: LogMetrics,
 }
 
 /// Opens a log on an in-memory store (tests, e.g. the Fulcio crate's).
@@ -188,8 +188,11 @@ impl Service {
         pin_log_id(store.as_ref(), &key)?;
         let chains = ChainValidator::new(opts.roots, opts.ext_key_usages)?;
         let log = Log::open(store, Arc::new(SthSigner::new(key.clone())), opts.log)?;
-        let metrics = Metrics::default();
-        metrics.log_size.set(log.head().size as i64);
+        let metrics = LogMetrics::new(
+            "ctlog",
+            "submissions",
+            "Submitted chains by endpoint and outcome (added, invalid, busy, error)",
+        );
         Ok(Service {
             log,
             key,
@@ -232,7 +235,7 @@ impl Service {
         self.key.log_id_hex()
     }
 
-    pub fn metrics(&self) -> &Metrics {
+    pub fn metrics(&self) -> &LogMetrics {
         &self.metrics
     }
 
@@ -245,12 +248,7 @@ impl Service {
     }
 
     pub fn render_metrics(&self) -> String {
-        use std::sync::atomic::Ordering::Relaxed;
-        self.metrics.log_size.set(self.log.head().size as i64);
-        self.metrics
-            .batches
-            .set(self.log.stats().batches.load(Relaxed) as i64);
-        self.metrics.render()
+        self.metrics.render(&self.log)
     }
 
     /// `add-chain` / `add-pre-chain`: validates, logs and returns the SCT.
@@ -266,7 +264,7 @@ impl Service {
             Err(RequestError::Busy) => "busy",
             Err(_) => "error",
         };
-        self.metrics.submission(label, outcome);
+        self.metrics.outcome(label, outcome);
         result
     }
 

@@ -20,6 +20,7 @@
 
 pub mod cache;
 pub mod key;
+pub mod server;
 pub mod store;
 pub mod tree;
 
