@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
-use sigstack_core::keys::PublicKey;
+use sigstack_core::keys::{PublicKey, SigningKey};
 
 use crate::ca::{self, Ca};
 use crate::config::FulcioConfig;
@@ -297,28 +297,51 @@ fn write_file(path: &Path, contents: &str, mode: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn create_ca_files(
+/// Creates `dir` and refuses to go on if any file `ca create` writes is
+/// already there, before any key is made (in a file or in an HSM), so a
+/// refused run leaves nothing behind.
+fn prepare_ca_dir(dir: &Path, with_intermediate_key: bool) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let names = [
+        "root.key.pem",
+        "intermediate.key.pem",
+        "root.crt.pem",
+        "intermediate.crt.pem",
+        "chain.pem",
+    ];
+    for n in names {
+        if (with_intermediate_key || n != "intermediate.key.pem") && dir.join(n).exists() {
+            bail!("{} exists (refusing to overwrite)", dir.join(n).display());
+        }
+    }
+    Ok(())
+}
+
+/// Writes the CA files (keys 0600, encrypted when a passphrase is given;
+/// certificates 0644) and prints the certificates' fingerprints.
+/// `intermediate_key` is `None` when the key lives in an HSM.
+fn write_ca_files(
     dir: &Path,
-    org: &str,
-    cn: &str,
-    validity_days: u64,
+    root: (&[u8], &SigningKey),
+    intermediate: (&[u8], Option<&SigningKey>),
     passphrase: Option<&str>,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let created = ca::create_ca(org, cn, Duration::from_secs(validity_days * 86400))?;
+    use sha2::Digest;
     let pass = passphrase.map(str::as_bytes);
-    let root_pem = crate::cert::to_pem(&created.root_der);
-    let int_pem = crate::cert::to_pem(&created.intermediate_der);
+    let root_pem = crate::cert::to_pem(root.0);
+    let int_pem = crate::cert::to_pem(intermediate.0);
     write_file(
         &dir.join("root.key.pem"),
-        &created.root_key.to_pkcs8_pem(pass)?,
+        &root.1.to_pkcs8_pem(pass)?,
         0o600,
     )?;
-    write_file(
-        &dir.join("intermediate.key.pem"),
-        &created.intermediate_key.to_pkcs8_pem(pass)?,
-        0o600,
-    )?;
+    if let Some(key) = intermediate.1 {
+        write_file(
+            &dir.join("intermediate.key.pem"),
+            &key.to_pkcs8_pem(pass)?,
+            0o600,
+        )?;
+    }
     write_file(&dir.join("root.crt.pem"), &root_pem, 0o644)?;
     write_file(&dir.join("intermediate.crt.pem"), &int_pem, 0o644)?;
     write_file(
@@ -326,15 +349,32 @@ pub fn create_ca_files(
         &format!("{int_pem}{root_pem}"),
         0o644,
     )?;
-    use sha2::Digest;
     println!(
         "root         SHA-256 {}",
-        hex::encode(sha2::Sha256::digest(&created.root_der))
+        hex::encode(sha2::Sha256::digest(root.0))
     );
     println!(
         "intermediate SHA-256 {}",
-        hex::encode(sha2::Sha256::digest(&created.intermediate_der))
+        hex::encode(sha2::Sha256::digest(intermediate.0))
     );
+    Ok(())
+}
+
+pub fn create_ca_files(
+    dir: &Path,
+    org: &str,
+    cn: &str,
+    validity_days: u64,
+    passphrase: Option<&str>,
+) -> anyhow::Result<()> {
+    prepare_ca_dir(dir, true)?;
+    let created = ca::create_ca(org, cn, Duration::from_secs(validity_days * 86400))?;
+    write_ca_files(
+        dir,
+        (&created.root_der, &created.root_key),
+        (&created.intermediate_der, Some(&created.intermediate_key)),
+        passphrase,
+    )?;
     println!(
         "serve with: fulcio serve --ca fileca --fileca-cert {} --fileca-key {}",
         dir.join("chain.pem").display(),
@@ -362,19 +402,8 @@ pub fn create_ca_files_hsm(
 ) -> anyhow::Result<()> {
     use crate::cert::TbsSigner;
     use crate::pkcs11::{generate_key, Pkcs11Config, Pkcs11Signer};
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let names = [
-        "root.key.pem",
-        "root.crt.pem",
-        "intermediate.crt.pem",
-        "chain.pem",
-    ];
-    // Refuse before touching the HSM, so that a failed run leaves no orphan key.
-    for n in names {
-        if dir.join(n).exists() {
-            bail!("{} exists (refusing to overwrite)", dir.join(n).display());
-        }
-    }
+    // Before touching the HSM, so that a refused run leaves no orphan key.
+    prepare_ca_dir(dir, false)?;
     let config = Pkcs11Config::from_file(pkcs11_config)?;
     let spki = generate_key(&config, key_label)?;
     let signer = Pkcs11Signer::open(&config, key_label)?;
@@ -390,31 +419,13 @@ pub fn create_ca_files_hsm(
         vec![created.intermediate_der.clone(), created.root_der.clone()],
         Arc::new(signer),
     )?;
-    let pass = passphrase.map(str::as_bytes);
-    let root_pem = crate::cert::to_pem(&created.root_der);
-    let int_pem = crate::cert::to_pem(&created.intermediate_der);
-    write_file(
-        &dir.join("root.key.pem"),
-        &created.root_key.to_pkcs8_pem(pass)?,
-        0o600,
+    write_ca_files(
+        dir,
+        (&created.root_der, &created.root_key),
+        (&created.intermediate_der, None),
+        passphrase,
     )?;
-    write_file(&dir.join("root.crt.pem"), &root_pem, 0o644)?;
-    write_file(&dir.join("intermediate.crt.pem"), &int_pem, 0o644)?;
-    write_file(
-        &dir.join("chain.pem"),
-        &format!("{int_pem}{root_pem}"),
-        0o644,
-    )?;
-    use sha2::Digest;
-    println!(
-        "root         SHA-256 {}",
-        hex::encode(sha2::Sha256::digest(&created.root_der))
-    );
-    println!(
-        "intermediate SHA-256 {} (key {key_label:?} in token {})",
-        hex::encode(sha2::Sha256::digest(&created.intermediate_der)),
-        config.token
-    );
+    println!("intermediate key {key_label:?} in token {}", config.token);
     println!(
         "serve with: fulcio serve --ca pkcs11ca --pkcs11-config-path {} --hsm-key-label {key_label} --fileca-cert {}",
         pkcs11_config.display(),
@@ -425,4 +436,33 @@ pub fn create_ca_files_hsm(
         dir.join("root.key.pem").display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn ca_create_writes_every_file_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ca");
+        super::create_ca_files(&dir, "org", "cn", 1, None).unwrap();
+        let mode = |n: &str| std::fs::metadata(dir.join(n)).unwrap().permissions().mode() & 0o777;
+        for (n, m) in [
+            ("root.key.pem", 0o600),
+            ("intermediate.key.pem", 0o600),
+            ("root.crt.pem", 0o644),
+            ("intermediate.crt.pem", 0o644),
+            ("chain.pem", 0o644),
+        ] {
+            assert_eq!(mode(n), m, "{n}");
+        }
+        // A second run refuses before making keys: nothing changes.
+        let root_key = std::fs::read(dir.join("root.key.pem")).unwrap();
+        std::fs::remove_file(dir.join("chain.pem")).unwrap();
+        let err = super::create_ca_files(&dir, "org", "cn", 1, None).unwrap_err();
+        assert!(err.to_string().contains("refusing to overwrite"), "{err}");
+        assert_eq!(std::fs::read(dir.join("root.key.pem")).unwrap(), root_key);
+        assert!(!dir.join("chain.pem").exists());
+    }
 }
