@@ -3,7 +3,7 @@
 //! trailing newline included (upstream's behaviour, kept for scripts that
 //! pipe a password in).
 
-use std::io::{BufRead, Read, Write};
+use std::io::Read;
 
 pub const ENV: &str = "COSIGN_PASSWORD";
 
@@ -14,31 +14,7 @@ fn is_tty(fd: i32) -> bool {
 
 /// Reads one line from the terminal with echo off.
 fn prompt(text: &str) -> std::io::Result<String> {
-    use std::os::fd::AsRawFd;
-    let tty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")?;
-    let fd = tty.as_raw_fd();
-    // SAFETY: plain termios data for the terminal just opened.
-    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
-    let have_termios = unsafe { libc::tcgetattr(fd, &mut saved) } == 0;
-    if have_termios {
-        let mut quiet = saved;
-        quiet.c_lflag &= !libc::ECHO;
-        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
-    }
-    let mut w = &tty;
-    let _ = write!(w, "{text}");
-    let _ = w.flush();
-    let mut line = String::new();
-    let r = std::io::BufReader::new(&tty).read_line(&mut line);
-    if have_termios {
-        unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
-    }
-    let _ = writeln!(w);
-    r?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    sigstack_http::prompt_secret(text)
 }
 
 /// The password for an existing key.

@@ -7,7 +7,6 @@
 //! from the terminal; they are never logged, and a PIN is never written to
 //! `tuf-root.toml`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sigstack_core::keys::{PublicKey, SigningKey};
@@ -328,18 +327,7 @@ pub fn generate(r: &KeyRef, ed25519: bool, encrypt: bool) -> Result<(Key, String
 
 /// Writes a new private key file with mode 0600 (refuses to overwrite).
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
-    f.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    f.sync_all().map_err(|e| Error::io(path, e))
+    sigstack_http::write_private_file(path, bytes).map_err(|e| Error::io(path, e))
 }
 
 /// The passphrase from `SIGSTACK_TUF_PASSPHRASE`, else typed at the
@@ -359,37 +347,11 @@ fn passphrase(prompt: &str, confirm: bool) -> Result<String, Error> {
 }
 
 fn read_tty(prompt: &str) -> Result<String, Error> {
-    use std::io::BufRead;
-    use std::os::fd::AsRawFd;
-    let no_tty = || {
+    sigstack_http::prompt_secret(prompt).map_err(|_| {
         Error::Key(format!(
             "an encrypted key needs a passphrase: set {PASSPHRASE_ENV} or run at a terminal"
         ))
-    };
-    let tty = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/tty")
-        .map_err(|_| no_tty())?;
-    let fd = tty.as_raw_fd();
-    // SAFETY: termios is plain data; tcgetattr/tcsetattr only read/write it
-    // for the terminal we just opened.
-    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
-    if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
-        return Err(no_tty());
-    }
-    let mut quiet = saved;
-    quiet.c_lflag &= !libc::ECHO;
-    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
-    let mut w = &tty;
-    let _ = write!(w, "{prompt}");
-    let _ = w.flush();
-    let mut line = String::new();
-    let read = std::io::BufReader::new(&tty).read_line(&mut line);
-    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
-    let _ = writeln!(w);
-    read.map_err(|_| no_tty())?;
-    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    })
 }
 
 #[cfg(test)]

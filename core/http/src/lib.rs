@@ -132,3 +132,36 @@ pub fn init_tracing(stderr: bool) {
         builder.init();
     }
 }
+
+/// Reads one line typed at the controlling terminal with echo off (for
+/// passphrases and passwords). Fails, rather than echoing a secret, when
+/// there is no terminal or its echo cannot be turned off.
+pub fn prompt_secret(text: &str) -> std::io::Result<String> {
+    use std::io::{BufRead, Write};
+    use std::os::fd::AsRawFd;
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")?;
+    let fd = tty.as_raw_fd();
+    // SAFETY: termios is plain data; tcgetattr/tcsetattr only read and
+    // write it for the terminal just opened, which outlives both calls.
+    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+    if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
+        return Err(std::io::Error::other("not a terminal"));
+    }
+    let mut quiet = saved;
+    quiet.c_lflag &= !libc::ECHO;
+    // SAFETY: as above.
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &quiet) };
+    let mut w = &tty;
+    let _ = write!(w, "{text}");
+    let _ = w.flush();
+    let mut line = String::new();
+    let read = std::io::BufReader::new(&tty).read_line(&mut line);
+    // SAFETY: as above; echo is restored whatever the read gave.
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+    let _ = writeln!(w);
+    read?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}

@@ -101,28 +101,14 @@ impl LogKey {
 /// Writes a fresh P-256 PKCS#8 key to `path`, readable by the owner only
 /// (refuses to overwrite an existing file).
 pub fn write_new_key(path: &Path) -> Result<(), KeyError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let werr = |source| KeyError::Write {
-        path: path.display().to_string(),
-        source,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(werr)?;
-    }
     let pem = SigningKey::generate_p256()
         .to_pkcs8_pem(None)
         .map_err(|source| KeyError::Key {
             path: path.display().to_string(),
             source,
         })?;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(werr)?;
-    f.write_all(pem.as_bytes()).map_err(werr)?;
-    f.sync_all().map_err(werr)?;
-    Ok(())
+    sigstack_http::write_private_file(path, pem.as_bytes()).map_err(|source| KeyError::Write {
+        path: path.display().to_string(),
+        source,
+    })
 }
