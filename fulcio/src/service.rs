@@ -142,14 +142,18 @@ impl Fulcio {
         if token.is_empty() {
             return Err(token_err("no token".into()));
         }
-        let iss = sigstack_oidc::unverified_issuer(token).map_err(|e| token_err(e.to_string()))?;
+        // Decoded once: its unverified `iss` routes it to the issuer that verifies it.
+        let parsed = sigstack_oidc::Token::parse(token).map_err(|e| token_err(e.to_string()))?;
+        let iss = parsed
+            .unverified_issuer()
+            .map_err(|e| token_err(e.to_string()))?;
         let issuer = self
             .config
-            .issuer(&iss)
+            .issuer(iss)
             .ok_or_else(|| token_err(format!("unknown issuer {iss:?}")))?;
         let claims = self
             .verifier
-            .verify(token, &issuer.url, &issuer.spec.client_id)
+            .verify_parsed(parsed, &issuer.url, &issuer.spec.client_id)
             .await
             .map_err(|e| token_err(e.to_string()))?;
         let principal =

@@ -35,6 +35,23 @@ use jsonwebtoken::Algorithm;
 pub use error::OidcError;
 pub use token::unverified_issuer;
 
+/// A token split and decoded, nothing verified yet.
+pub struct Token<'a>(token::Parsed<'a>);
+
+impl<'a> Token<'a> {
+    /// Splits and decodes a compact JWS (header, claims, signature); the
+    /// same structural checks as [`Verifier::verify`] makes.
+    pub fn parse(token: &'a str) -> Result<Self, OidcError> {
+        token::parse(token).map(Token)
+    }
+
+    /// The `iss` claim, NOT verified: only for routing the token to the
+    /// issuer that will verify it.
+    pub fn unverified_issuer(&self) -> Result<&str, OidcError> {
+        token::issuer_claim(&self.0.claims)
+    }
+}
+
 use fetch::Discovery;
 use jwks::Key;
 
@@ -200,7 +217,19 @@ impl Verifier {
         issuer_url: &str,
         audience: &str,
     ) -> Result<Claims, OidcError> {
-        let t = token::parse(token)?;
+        self.verify_parsed(Token::parse(token)?, issuer_url, audience)
+            .await
+    }
+
+    /// As [`Verifier::verify`], for a token already parsed (to route it by
+    /// its issuer first without decoding it twice).
+    pub async fn verify_parsed(
+        &self,
+        token: Token<'_>,
+        issuer_url: &str,
+        audience: &str,
+    ) -> Result<Claims, OidcError> {
+        let t = token.0;
         // Offline checks first: a token for another issuer or with a refused algorithm
         // never causes traffic to the issuer. (Unverified data, used only to refuse.)
         claims::check_issuer(&t.claims, issuer_url)?;

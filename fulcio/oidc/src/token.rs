@@ -102,8 +102,13 @@ pub(crate) fn parse(token: &str) -> Result<Parsed<'_>, OidcError> {
 /// parts with a JSON-object payload; the header and signature are not decoded here.
 pub fn unverified_issuer(token: &str) -> Result<String, OidcError> {
     let [_, p, _] = split(token)?;
-    match payload_claims(p)?.get("iss") {
-        Some(Value::String(iss)) => Ok(iss.clone()),
+    issuer_claim(&payload_claims(p)?).map(str::to_string)
+}
+
+/// The `iss` claim as a string.
+pub(crate) fn issuer_claim(claims: &Claims) -> Result<&str, OidcError> {
+    match claims.get("iss") {
+        Some(Value::String(iss)) => Ok(iss),
         Some(_) => Err(OidcError::InvalidClaim {
             claim: "iss",
             reason: "not a string",
