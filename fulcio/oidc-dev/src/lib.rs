@@ -86,7 +86,8 @@ pub struct DevIssuer(Arc<Inner>);
 
 /// The issuer's signing key.
 pub enum IssuerKey {
-    Rs256(Box<rsa::RsaPrivateKey>),
+    /// Kept as the PKCS#1 v1.5 signer, built once (not per token).
+    Rs256(Box<rsa::pkcs1v15::SigningKey<sha2::Sha256>>),
     Es256(p256::ecdsa::SigningKey),
 }
 
@@ -94,7 +95,7 @@ impl IssuerKey {
     /// A new RSA-2048 key.
     pub fn generate() -> Result<Self, DevIssuerError> {
         rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048)
-            .map(|k| IssuerKey::Rs256(Box::new(k)))
+            .map(|k| IssuerKey::Rs256(Box::new(rsa::pkcs1v15::SigningKey::new(k))))
             .map_err(|_| DevIssuerError::KeyType)
     }
 
@@ -106,7 +107,9 @@ impl IssuerKey {
             if k.size() * 8 < 2048 {
                 return Err(DevIssuerError::KeyType);
             }
-            return Ok(IssuerKey::Rs256(Box::new(k)));
+            return Ok(IssuerKey::Rs256(Box::new(rsa::pkcs1v15::SigningKey::new(
+                k,
+            ))));
         }
         p256::ecdsa::SigningKey::from_pkcs8_pem(pem)
             .map(IssuerKey::Es256)
@@ -116,7 +119,10 @@ impl IssuerKey {
     pub fn to_pkcs8_pem(&self) -> Result<String, DevIssuerError> {
         use pkcs8::EncodePrivateKey;
         let doc = match self {
-            IssuerKey::Rs256(k) => k.to_pkcs8_pem(pkcs8::LineEnding::LF),
+            IssuerKey::Rs256(k) => {
+                let key: &rsa::RsaPrivateKey = (**k).as_ref();
+                key.to_pkcs8_pem(pkcs8::LineEnding::LF)
+            }
             IssuerKey::Es256(k) => k.to_pkcs8_pem(pkcs8::LineEnding::LF),
         };
         doc.map(|d| d.to_string())
@@ -133,7 +139,7 @@ impl IssuerKey {
     fn spki_der(&self) -> Vec<u8> {
         use spki::EncodePublicKey;
         match self {
-            IssuerKey::Rs256(k) => k
+            IssuerKey::Rs256(k) => AsRef::<rsa::RsaPrivateKey>::as_ref(&**k)
                 .to_public_key()
                 .to_public_key_der()
                 .map(|d| d.to_vec())
@@ -150,6 +156,7 @@ impl IssuerKey {
         match self {
             IssuerKey::Rs256(k) => {
                 use rsa::traits::PublicKeyParts;
+                let k: &rsa::RsaPrivateKey = (**k).as_ref();
                 json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
                     "n": URL_SAFE_NO_PAD.encode(k.n().to_bytes_be()),
                     "e": URL_SAFE_NO_PAD.encode(k.e().to_bytes_be())})
@@ -167,9 +174,7 @@ impl IssuerKey {
     fn sign(&self, input: &[u8]) -> Vec<u8> {
         use signature::{SignatureEncoding, Signer};
         match self {
-            IssuerKey::Rs256(k) => rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new((**k).clone())
-                .sign(input)
-                .to_vec(),
+            IssuerKey::Rs256(k) => k.sign(input).to_vec(),
             IssuerKey::Es256(k) => {
                 let sig: p256::ecdsa::Signature = k.sign(input);
                 sig.to_bytes().to_vec()
