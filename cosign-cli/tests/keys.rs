@@ -41,6 +41,22 @@ fn our_files_decrypt_and_keep_the_key() {
 
 #[test]
 fn import_refuses_weak_and_unknown_keys() {
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    // RSA below 2048 bits, as PKCS#1 and as PKCS#8: refused as upstream's goodkey does.
+    let weak = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 1024).unwrap();
+    let pkcs1 = weak.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+    let err = PrivateKey::from_pem(pkcs1.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("1024 bits"), "{err}");
+    let der = rsa::pkcs8::EncodePrivateKey::to_pkcs8_der(&weak).unwrap();
+    assert!(PrivateKey::from_pkcs8_der(der.as_bytes()).is_err());
+    // A 2048-bit key is fine.
+    let ok = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 2048).unwrap();
+    PrivateKey::from_pem(
+        ok.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap();
     assert!(
         PrivateKey::from_pem(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
             .is_err()

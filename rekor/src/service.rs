@@ -262,6 +262,23 @@ impl Service {
     }
 
     pub fn entry_by_index(&self, index: u64) -> Result<Option<(String, Value)>, LookupError> {
+        self.entry_at(index, None)
+    }
+
+    pub fn entry_by_leaf(&self, leaf: &Hash) -> Result<Option<(String, Value)>, LookupError> {
+        match self.log.find(leaf)? {
+            Some(index) => self.entry_at(index, Some(leaf)),
+            None => Ok(None),
+        }
+    }
+
+    /// The entry at `index`; its leaf hash (for the entry ID) is computed
+    /// from the stored body unless the caller looked the entry up by it.
+    fn entry_at(
+        &self,
+        index: u64,
+        leaf: Option<&Hash>,
+    ) -> Result<Option<(String, Value)>, LookupError> {
         let head = self.log.head();
         if index >= head.size {
             return Ok(None);
@@ -269,16 +286,9 @@ impl Service {
         let Some(entry) = self.log.entry(index)? else {
             return Ok(None);
         };
-        let leaf = hash_leaf(&entry.data);
+        let leaf = leaf.copied().unwrap_or_else(|| hash_leaf(&entry.data));
         let value = self.entry_value(index, &entry, &head)?;
         Ok(Some((self.entry_id(&leaf), value)))
-    }
-
-    pub fn entry_by_leaf(&self, leaf: &Hash) -> Result<Option<(String, Value)>, LookupError> {
-        match self.log.find(leaf)? {
-            Some(index) => self.entry_by_index(index),
-            None => Ok(None),
-        }
     }
 
     /// Parses a 64-hex UUID or 80-hex entry ID. `Ok(None)`: an entry ID of

@@ -251,12 +251,23 @@ fn trust_targets_are_published_and_checked() {
     let tr = tuf::fetch_target(&set, &mut fetch, "trusted_root.json").unwrap();
     let tr = trust::validate_trusted_root(&tr).unwrap();
     assert_eq!(tr.tlogs[0].base_url, "http://rekor.test");
-    // Rekor v1 log ID: SHA-256 of the DER SPKI (the staging key's known ID).
+    // Log IDs as upstream computed them for the same keys: the staging
+    // trusted_root.json lists the Rekor and CT log keys we fed in.
+    let staging =
+        sigstack_core::trust::TrustedRoot::from_json(&staging("trusted_root.json")).unwrap();
+    let upstream_id = |logs: &[sigstack_core::trust::TransparencyLogInstance], spki: &[u8]| {
+        logs.iter()
+            .find(|l| l.public_key.raw_bytes.as_deref() == Some(spki))
+            .map(|l| l.log_id.key_id.clone())
+            .expect("the staging root lists this key")
+    };
     assert_eq!(
-        hex::encode(&tr.tlogs[0].log_id.key_id),
-        hex::encode(sigstack_core::keys::sha256_key_id(
-            input.rekor.as_ref().unwrap().spki_der.as_slice()
-        ))
+        tr.tlogs[0].log_id.key_id,
+        upstream_id(&staging.tlogs, &input.rekor.as_ref().unwrap().spki_der)
+    );
+    assert_eq!(
+        tr.ctlogs[0].log_id.key_id,
+        upstream_id(&staging.ctlogs, &input.ctlog.as_ref().unwrap().spki_der)
     );
     assert_eq!(
         tr.certificate_authorities[0].cert_chain.certificates.len(),

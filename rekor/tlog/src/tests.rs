@@ -1,6 +1,7 @@
 use super::*;
 use sigstack_core::keys::SigningKey;
 use sigstack_core::merkle::{hash_leaf, verify_consistency, verify_inclusion};
+use tree::NodeId;
 
 /// Checkpoint = "size root_hex\n" || ECDSA signature, enough to test key pinning.
 struct TestSigner(SigningKey);
@@ -224,4 +225,49 @@ fn cached_upper_levels_give_the_same_proofs() {
         reopened.nodes(store.as_ref(), &plan.nodes).unwrap(),
         store.nodes(&plan.nodes).unwrap()
     );
+    // The cached levels are really served from memory: a store that cannot
+    // read any node still answers for them, and only for them.
+    let cached: Vec<NodeId> = plan
+        .nodes
+        .iter()
+        .copied()
+        .filter(|n| n.level >= 6)
+        .collect();
+    let uncached: Vec<NodeId> = plan.nodes.iter().copied().filter(|n| n.level < 6).collect();
+    assert!(!cached.is_empty() && !uncached.is_empty());
+    assert_eq!(
+        reopened.nodes(&NoNodes, &cached).unwrap(),
+        store.nodes(&cached).unwrap()
+    );
+    assert!(reopened.nodes(&NoNodes, &uncached).is_err());
+}
+
+/// A store whose node reads all fail.
+struct NoNodes;
+
+impl Store for NoNodes {
+    fn head(&self) -> Result<Option<StoredHead>, StoreError> {
+        Ok(None)
+    }
+    fn nodes(&self, _: &[NodeId]) -> Result<Vec<sigstack_core::merkle::Hash>, StoreError> {
+        Err(StoreError::Corrupt("no node reads in this test".into()))
+    }
+    fn entry(&self, _: u64) -> Result<Option<StoredEntry>, StoreError> {
+        Ok(None)
+    }
+    fn leaf_index(&self, _: &sigstack_core::merkle::Hash) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
+    fn search(&self, _: &[u8], _: usize) -> Result<Vec<u64>, StoreError> {
+        Ok(Vec::new())
+    }
+    fn get_meta(&self, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(None)
+    }
+    fn put_meta(&self, _: &str, _: &[u8]) -> Result<(), StoreError> {
+        Ok(())
+    }
+    fn commit(&self, _: &CommitBatch) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
