@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::cert;
 use crate::service::{
@@ -28,19 +28,8 @@ impl IntoResponse for FulcioError {
         let body = json!({"code": self.code, "message": self.message, "details": []});
         let status =
             StatusCode::from_u16(self.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        json_response(status, &body)
+        sigstack_http::json_response(status, &body)
     }
-}
-
-fn json_response(status: StatusCode, value: &Value) -> Response {
-    let body = serde_json::to_vec(value).unwrap_or_default();
-    let mut resp = Response::new(Body::from(body));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
 }
 
 fn pem_chain_response(status: StatusCode, body: String) -> Response {
@@ -148,7 +137,7 @@ fn parse_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, FulcioErr
 
 async fn signing_cert_v2(State(f): State<Arc<Fulcio>>, headers: HeaderMap, body: Body) -> Response {
     match signing_cert_v2_inner(&f, &headers, body).await {
-        Ok(chain) => json_response(
+        Ok(chain) => sigstack_http::json_response(
             StatusCode::OK,
             &json!({"signedCertificateEmbeddedSct": {"chain": {"certificates": chain_pems_trimmed(&chain)}}}),
         ),
@@ -251,14 +240,14 @@ async fn signing_cert_v1(State(f): State<Arc<Fulcio>>, headers: HeaderMap, body:
 
 async fn trust_bundle(State(f): State<Arc<Fulcio>>) -> Response {
     let certs: Vec<String> = f.ca.chain_der().iter().map(|d| cert::to_pem(d)).collect();
-    json_response(
+    sigstack_http::json_response(
         StatusCode::OK,
         &json!({"chains": [{"certificates": certs}]}),
     )
 }
 
 async fn configuration(State(f): State<Arc<Fulcio>>) -> Response {
-    json_response(StatusCode::OK, &f.config.configuration_json())
+    sigstack_http::json_response(StatusCode::OK, &f.config.configuration_json())
 }
 
 async fn root_cert(State(f): State<Arc<Fulcio>>) -> Response {
@@ -271,14 +260,9 @@ async fn root_cert(State(f): State<Arc<Fulcio>>) -> Response {
 }
 
 async fn healthz() -> Response {
-    json_response(StatusCode::OK, &json!({"status": "SERVING"}))
+    sigstack_http::json_response(StatusCode::OK, &json!({"status": "SERVING"}))
 }
 
 async fn metrics(State(f): State<Arc<Fulcio>>) -> Response {
-    let mut resp = f.metrics.render().into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-    );
-    resp
+    sigstack_http::metrics_response(f.metrics.render())
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -66,17 +66,6 @@ fn not_found() -> Response {
     StatusCode::NOT_FOUND.into_response()
 }
 
-fn json_response(status: StatusCode, value: &Value) -> Response {
-    let body = serde_json::to_vec(value).unwrap_or_default();
-    let mut resp = Response::new(Body::from(body));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
-}
-
 pub fn router(svc: Arc<Service>) -> Router {
     Router::new()
         .route(
@@ -131,7 +120,10 @@ async fn create_entry(State(svc): State<Arc<Service>>, req: Request) -> Response
     };
     match svc.create(&value).await {
         Ok((entry_id, entry)) => {
-            let mut resp = json_response(StatusCode::CREATED, &json!({ entry_id.clone(): entry }));
+            let mut resp = sigstack_http::json_response(
+                StatusCode::CREATED,
+                &json!({ entry_id.clone(): entry }),
+            );
             let h = resp.headers_mut();
             if let Ok(v) = HeaderValue::from_str(&entry_id) {
                 h.insert(header::ETAG, v);
@@ -164,7 +156,9 @@ async fn entry_by_index(State(svc): State<Arc<Service>>, Query(q): Query<IndexQu
             .into_response();
     }
     match svc.entry_by_index(index as u64) {
-        Ok(Some((id, entry))) => json_response(StatusCode::OK, &json!({ id: entry })),
+        Ok(Some((id, entry))) => {
+            sigstack_http::json_response(StatusCode::OK, &json!({ id: entry }))
+        }
         Ok(None) => not_found(),
         Err(e) => ApiError::from(e).into_response(),
     }
@@ -177,7 +171,9 @@ async fn entry_by_uuid(State(svc): State<Arc<Service>>, Path(id): Path<String>) 
         Err(e) => return e.into_response(),
     };
     match svc.entry_by_leaf(&leaf) {
-        Ok(Some((id, entry))) => json_response(StatusCode::OK, &json!({ id: entry })),
+        Ok(Some((id, entry))) => {
+            sigstack_http::json_response(StatusCode::OK, &json!({ id: entry }))
+        }
         Ok(None) => not_found(),
         Err(e) => ApiError::from(e).into_response(),
     }
@@ -189,13 +185,13 @@ async fn search_log_query(State(svc): State<Arc<Service>>, req: Request) -> Resp
         Err(e) => return e.into_response(),
     };
     match svc.search_log_query(&value) {
-        Ok(results) => json_response(StatusCode::OK, &Value::Array(results)),
+        Ok(results) => sigstack_http::json_response(StatusCode::OK, &Value::Array(results)),
         Err(e) => e.into_response(),
     }
 }
 
 async fn log_info(State(svc): State<Arc<Service>>) -> Response {
-    json_response(StatusCode::OK, &svc.log_info())
+    sigstack_http::json_response(StatusCode::OK, &svc.log_info())
 }
 
 #[derive(Deserialize)]
@@ -243,7 +239,7 @@ async fn log_proof(State(svc): State<Arc<Service>>, Query(q): Query<ProofQuery>)
         svc.consistency_proof(first, last)
     })();
     match result {
-        Ok(v) => json_response(StatusCode::OK, &v),
+        Ok(v) => sigstack_http::json_response(StatusCode::OK, &v),
         Err(e) => e.into_response(),
     }
 }
@@ -254,24 +250,19 @@ async fn search_index(State(svc): State<Arc<Service>>, req: Request) -> Response
         Err(e) => return e.into_response(),
     };
     match svc.search_index(&value) {
-        Ok(ids) => json_response(StatusCode::OK, &json!(ids)),
+        Ok(ids) => sigstack_http::json_response(StatusCode::OK, &json!(ids)),
         Err(e) => e.into_response(),
     }
 }
 
 async fn healthz(State(svc): State<Arc<Service>>) -> Response {
     let head = svc.head();
-    json_response(
+    sigstack_http::json_response(
         StatusCode::OK,
         &json!({"status": "ok", "treeSize": head.size}),
     )
 }
 
-async fn metrics(State(svc): State<Arc<Service>>, _h: HeaderMap) -> Response {
-    let mut resp = Response::new(Body::from(svc.render_metrics()));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    resp
+async fn metrics(State(svc): State<Arc<Service>>) -> Response {
+    sigstack_http::metrics_response(svc.render_metrics())
 }

@@ -54,14 +54,7 @@ async fn healthz(State(s): State<Server>) -> Response {
 }
 
 async fn metrics(State(s): State<Server>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        sigstack_http::render(&s.0.registry),
-    )
-        .into_response()
+    sigstack_http::metrics_response(sigstack_http::render(&s.0.registry))
 }
 
 /// Maps a URL path to a file under the repository, or `None` for anything

@@ -165,3 +165,28 @@ pub fn prompt_secret(text: &str) -> std::io::Result<String> {
     read?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
+
+/// A JSON response (`application/json`).
+pub fn json_response(status: axum::http::StatusCode, value: &serde_json::Value) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    let mut resp = Response::new(axum::body::Body::from(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// The `/metrics` response: `text` (from [`render`]) is OpenMetrics, and
+/// says so.
+pub fn metrics_response(text: String) -> Response {
+    let mut resp = Response::new(axum::body::Body::from(text));
+    resp.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+    );
+    resp
+}

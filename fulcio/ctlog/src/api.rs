@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -39,7 +39,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        json_response(self.status, &json!({ "error": self.message }))
+        sigstack_http::json_response(self.status, &json!({ "error": self.message }))
     }
 }
 
@@ -60,19 +60,8 @@ impl From<RequestError> for ApiError {
     }
 }
 
-fn json_response(status: StatusCode, value: &Value) -> Response {
-    let body = serde_json::to_vec(value).unwrap_or_default();
-    let mut resp = Response::new(Body::from(body));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
-}
-
 fn ok_json(value: Value) -> Response {
-    json_response(StatusCode::OK, &value)
+    sigstack_http::json_response(StatusCode::OK, &value)
 }
 
 /// The API under `prefix` (e.g. `""` as TesseraCT, or `"/test"` as a
@@ -230,10 +219,5 @@ async fn healthz(State(svc): State<Arc<Service>>) -> Response {
 }
 
 async fn metrics(State(svc): State<Arc<Service>>) -> Response {
-    let mut resp = Response::new(Body::from(svc.render_metrics()));
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-    );
-    resp
+    sigstack_http::metrics_response(svc.render_metrics())
 }

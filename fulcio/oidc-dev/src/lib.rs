@@ -357,14 +357,7 @@ async fn jwks(State(s): State<DevIssuer>) -> Json<Value> {
 }
 
 async fn metrics(State(s): State<DevIssuer>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        sigstack_http::render(&s.0.registry),
-    )
-        .into_response()
+    sigstack_http::metrics_response(sigstack_http::render(&s.0.registry))
 }
 
 type FormMap = HashMap<String, String>;
