@@ -13,3 +13,4 @@ pub mod note;
 pub mod pem;
 pub mod trust;
 pub mod tuf;
+pub mod verify;

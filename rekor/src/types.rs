@@ -200,18 +200,7 @@ fn hashedrekord_v001(spec: &Map<String, Value>) -> Result<CanonicalEntry, EntryE
     })
 }
 
-/// DSSE pre-authentication encoding.
-pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!(
-        "DSSEv1 {} {} {} ",
-        payload_type.len(),
-        payload_type,
-        payload.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(payload);
-    out
-}
+pub use sigstack_core::verify::pae;
 
 /// in-toto subject (and SLSA material) digests, as `alg:hex` index keys.
 fn intoto_digest_keys(payload: &[u8]) -> Vec<String> {
