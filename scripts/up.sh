@@ -272,7 +272,11 @@ sigstore-python:
       --cert-oidc-issuer \$SIGSTACK_OIDC_ISSUER a.txt
   (without TUF: python -m sigstore --trust-config \$SIGSTACK_CLIENT_TRUST_CONFIG ...)
 
-our cosign (cosign-cli; keys so far, signing and verification are issue 6):
-  $BIN/cosign generate-key-pair
+our cosign (cosign-cli; blobs with a signing config and a trusted root, no TUF client yet):
+  $BIN/cosign sign-blob --identity-token "\$TOKEN" --signing-config \$SIGSTACK_SIGNING_CONFIG \\
+      --bundle a.sigstore.json a.txt
+  $BIN/cosign verify-blob --trusted-root \$SIGSTACK_TRUSTED_ROOT --bundle a.sigstore.json \\
+      --certificate-identity you@example.com --certificate-oidc-issuer \$SIGSTACK_OIDC_ISSUER a.txt
+
 Stop: scripts/down.sh
 EOF

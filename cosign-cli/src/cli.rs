@@ -52,32 +52,110 @@ enum Cmd {
         #[arg(short = 'y', long = "yes")]
         yes: bool,
     },
-    /// Sign a blob with a key. Without a transparency log only for now
-    /// (`--tlog-upload=false`); the keyless and tlog paths are still to come.
+    /// Sign a blob: with --key or keyless (Fulcio), recorded in Rekor, written
+    /// as a Sigstore bundle (--bundle).
     SignBlob {
         #[arg(long = "key", env = "COSIGN_KEY")]
-        key: String,
-        /// Write the base64 signature here instead of stdout.
+        key: Option<String>,
+        /// Write the Sigstore bundle (v0.3) here.
+        #[arg(long = "bundle", env = "COSIGN_BUNDLE")]
+        bundle: Option<String>,
+        /// Write the base64 signature here (deprecated upstream; still works).
         #[arg(long = "output-signature", env = "COSIGN_OUTPUT_SIGNATURE")]
         output_signature: Option<String>,
-        #[arg(long = "tlog-upload", env = "COSIGN_TLOG_UPLOAD", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
-        tlog_upload: bool,
+        /// Write the PEM certificate here (keyless).
+        #[arg(
+            long = "output-certificate",
+            alias = "output-cert",
+            env = "COSIGN_OUTPUT_CERTIFICATE"
+        )]
+        output_certificate: Option<String>,
+        #[arg(long = "signing-config", env = "COSIGN_SIGNING_CONFIG")]
+        signing_config: Option<String>,
         #[arg(long = "use-signing-config", env = "COSIGN_USE_SIGNING_CONFIG", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
         use_signing_config: bool,
+        /// Accepted for compatibility; signing does not need it.
+        #[arg(long = "trusted-root", env = "COSIGN_TRUSTED_ROOT")]
+        trusted_root: Option<String>,
+        /// An OIDC ID token, or a file holding one.
+        #[arg(long = "identity-token", env = "COSIGN_IDENTITY_TOKEN")]
+        identity_token: Option<String>,
+        #[arg(long = "fulcio-url", env = "COSIGN_FULCIO_URL")]
+        fulcio_url: Option<String>,
+        #[arg(long = "rekor-url", env = "COSIGN_REKOR_URL")]
+        rekor_url: Option<String>,
+        #[arg(long = "tlog-upload", env = "COSIGN_TLOG_UPLOAD", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+        tlog_upload: bool,
+        #[arg(long = "new-bundle-format", env = "COSIGN_NEW_BUNDLE_FORMAT", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+        new_bundle_format: bool,
         #[arg(short = 'y', long = "yes")]
         yes: bool,
         blob: String,
     },
-    /// Verify a blob's signature with a public key (no transparency log yet:
-    /// `--insecure-ignore-tlog`).
+    /// Verify a blob: a Sigstore bundle against a trusted root (offline), or a
+    /// bare signature with a key (--signature --insecure-ignore-tlog).
     VerifyBlob {
         #[arg(long = "key", env = "COSIGN_KEY")]
-        key: String,
-        /// File with the base64 signature.
+        key: Option<String>,
+        /// File with the base64 signature (without a bundle).
         #[arg(long = "signature", env = "COSIGN_SIGNATURE")]
-        signature: String,
+        signature: Option<String>,
+        #[arg(long = "bundle", env = "COSIGN_BUNDLE")]
+        bundle: Option<String>,
+        #[arg(long = "trusted-root", env = "COSIGN_TRUSTED_ROOT")]
+        trusted_root: Option<String>,
+        #[arg(
+            long = "certificate-identity",
+            alias = "cert-identity",
+            env = "COSIGN_CERTIFICATE_IDENTITY"
+        )]
+        certificate_identity: Option<String>,
+        #[arg(
+            long = "certificate-identity-regexp",
+            env = "COSIGN_CERTIFICATE_IDENTITY_REGEXP"
+        )]
+        certificate_identity_regexp: Option<String>,
+        #[arg(
+            long = "certificate-oidc-issuer",
+            alias = "cert-oidc-issuer",
+            env = "COSIGN_CERTIFICATE_OIDC_ISSUER"
+        )]
+        certificate_oidc_issuer: Option<String>,
+        #[arg(
+            long = "certificate-oidc-issuer-regexp",
+            env = "COSIGN_CERTIFICATE_OIDC_ISSUER_REGEXP"
+        )]
+        certificate_oidc_issuer_regexp: Option<String>,
+        #[arg(
+            long = "certificate-github-workflow-trigger",
+            env = "COSIGN_CERTIFICATE_GITHUB_WORKFLOW_TRIGGER"
+        )]
+        github_workflow_trigger: Option<String>,
+        #[arg(
+            long = "certificate-github-workflow-sha",
+            env = "COSIGN_CERTIFICATE_GITHUB_WORKFLOW_SHA"
+        )]
+        github_workflow_sha: Option<String>,
+        #[arg(
+            long = "certificate-github-workflow-name",
+            env = "COSIGN_CERTIFICATE_GITHUB_WORKFLOW_NAME"
+        )]
+        github_workflow_name: Option<String>,
+        #[arg(
+            long = "certificate-github-workflow-repository",
+            env = "COSIGN_CERTIFICATE_GITHUB_WORKFLOW_REPOSITORY"
+        )]
+        github_workflow_repository: Option<String>,
+        #[arg(
+            long = "certificate-github-workflow-ref",
+            env = "COSIGN_CERTIFICATE_GITHUB_WORKFLOW_REF"
+        )]
+        github_workflow_ref: Option<String>,
         #[arg(long = "insecure-ignore-tlog", env = "COSIGN_INSECURE_IGNORE_TLOG", default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
         insecure_ignore_tlog: bool,
+        #[arg(long = "insecure-ignore-sct", env = "COSIGN_INSECURE_IGNORE_SCT", default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+        insecure_ignore_sct: bool,
+        /// A file, `-` for stdin, or (with a bundle) `sha256:<hex>`.
         blob: String,
     },
     /// Print the public key of a private key.
@@ -118,7 +196,7 @@ pub fn load_private_key(r: &str) -> Result<PrivateKey> {
 }
 
 /// A blob from a path, or stdin for `-`.
-fn read_blob(path: &str) -> Result<Vec<u8>> {
+pub(crate) fn read_blob(path: &str) -> Result<Vec<u8>> {
     if path == "-" {
         let mut buf = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)?;
@@ -143,7 +221,7 @@ fn confirm_overwrite(path: &Path, yes: bool) -> Result<()> {
     bail!("{} already exists (use --yes to overwrite)", path.display())
 }
 
-fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+pub(crate) fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut f = std::fs::OpenOptions::new()
         .write(true)
@@ -171,6 +249,36 @@ fn write_pair(prefix: &str, key: &PrivateKey, pass: &[u8], yes: bool) -> Result<
     Ok(())
 }
 
+/// `verify-blob --key K --signature S --insecure-ignore-tlog`: a bare
+/// signature, no bundle and no log.
+fn verify_bare_signature(
+    key: Option<String>,
+    signature: Option<String>,
+    insecure_ignore_tlog: bool,
+    blob: &str,
+) -> Result<()> {
+    let (Some(key), Some(signature)) = (key, signature) else {
+        bail!("either --bundle, or --key with --signature, is required");
+    };
+    if !insecure_ignore_tlog {
+        bail!("a bare signature has no transparency log entry to verify: pass a --bundle, or --insecure-ignore-tlog=true");
+    }
+    eprintln!("WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the blob.");
+    let public = sigstack_core::keys::PublicKey::from_pem(&read_key_ref(&key)?)
+        .map_err(|e| anyhow!("loading public key {key}: {e}"))?;
+    let text = std::fs::read_to_string(&signature)
+        .with_context(|| format!("reading signature {signature}"))?;
+    let sig = STANDARD
+        .decode(text.trim())
+        .map_err(|_| anyhow!("signature {signature} is not base64"))?;
+    let data = read_blob(blob)?;
+    public
+        .verify_message(&data, &sig)
+        .map_err(|_| anyhow!("invalid signature when validating ASN.1 encoded signature"))?;
+    eprintln!("Verified OK");
+    Ok(())
+}
+
 fn run(cmd: Cmd) -> Result<()> {
     match cmd {
         Cmd::GenerateKeyPair {
@@ -191,50 +299,73 @@ fn run(cmd: Cmd) -> Result<()> {
         }
         Cmd::SignBlob {
             key,
+            bundle,
             output_signature,
+            output_certificate,
+            signing_config,
+            use_signing_config,
+            trusted_root: _,
+            identity_token,
+            fulcio_url,
+            rekor_url,
             tlog_upload,
-            use_signing_config: _,
+            new_bundle_format,
             yes: _,
             blob,
-        } => {
-            if tlog_upload {
-                bail!("uploading to a transparency log is not supported by this client yet; use --tlog-upload=false (a signature without a log entry)");
-            }
-            let data = read_blob(&blob)?;
-            eprintln!("Using payload from: {blob}");
-            let sig = STANDARD.encode(load_private_key(&key)?.sign(&data)?);
-            match output_signature {
-                Some(p) => {
-                    write_file(Path::new(&p), sig.as_bytes(), 0o644)?;
-                    eprintln!("Wrote signature to file {p}");
-                }
-                None => println!("{sig}"),
-            }
-            Ok(())
-        }
+        } => crate::blob::sign(crate::blob::SignArgs {
+            key,
+            bundle,
+            output_signature,
+            output_certificate,
+            signing_config,
+            use_signing_config,
+            identity_token,
+            fulcio_url,
+            rekor_url,
+            tlog_upload,
+            new_bundle_format,
+            blob,
+        }),
         Cmd::VerifyBlob {
             key,
             signature,
+            bundle,
+            trusted_root,
+            certificate_identity,
+            certificate_identity_regexp,
+            certificate_oidc_issuer,
+            certificate_oidc_issuer_regexp,
+            github_workflow_trigger,
+            github_workflow_sha,
+            github_workflow_name,
+            github_workflow_repository,
+            github_workflow_ref,
             insecure_ignore_tlog,
+            insecure_ignore_sct,
             blob,
         } => {
-            if !insecure_ignore_tlog {
-                bail!("verifying a transparency log entry is not supported by this client yet; use --insecure-ignore-tlog=true");
-            }
-            eprintln!("WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the blob.");
-            let public = sigstack_core::keys::PublicKey::from_pem(&read_key_ref(&key)?)
-                .map_err(|e| anyhow!("loading public key {key}: {e}"))?;
-            let text = std::fs::read_to_string(&signature)
-                .with_context(|| format!("reading signature {signature}"))?;
-            let sig = STANDARD
-                .decode(text.trim())
-                .map_err(|_| anyhow!("signature {signature} is not base64"))?;
-            let data = read_blob(&blob)?;
-            public.verify_message(&data, &sig).map_err(|_| {
-                anyhow!("invalid signature when validating ASN.1 encoded signature")
-            })?;
-            eprintln!("Verified OK");
-            Ok(())
+            let Some(bundle) = bundle else {
+                return verify_bare_signature(key, signature, insecure_ignore_tlog, &blob);
+            };
+            crate::blob::verify(crate::blob::VerifyArgs {
+                key,
+                bundle,
+                trusted_root,
+                identity: certificate_identity,
+                identity_regexp: certificate_identity_regexp,
+                issuer: certificate_oidc_issuer,
+                issuer_regexp: certificate_oidc_issuer_regexp,
+                github: [
+                    github_workflow_trigger,
+                    github_workflow_sha,
+                    github_workflow_name,
+                    github_workflow_repository,
+                    github_workflow_ref,
+                ],
+                ignore_tlog: insecure_ignore_tlog,
+                ignore_sct: insecure_ignore_sct,
+                blob,
+            })
         }
         Cmd::PublicKey { key, outfile } => {
             let pem = load_private_key(&key)?.public_key().to_pem();

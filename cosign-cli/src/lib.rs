@@ -5,7 +5,9 @@
 //! `public-key`, with cosign's encrypted private key format byte-compatible
 //! in both directions (see [`keyfile`]).
 
+pub mod blob;
 pub mod cli;
+pub mod client;
 pub mod keyfile;
 pub mod keys;
 pub mod password;

@@ -9,9 +9,10 @@
 # <state>/env -> sigstore-python (--trust-config with a dev-issuer token; --instance after
 # trust-instance with a mock token), sigstore-js (sigstore_js.js; verify over trusted_root.json and
 # over the TUF mirror), Go cosign (files: --signing-config/--trusted-root; TUF: initialize
-# --mirror --root) sign and verify -> every client's bundle verified by the two others -> refusals
-# (wrong identity, wrong issuer, tampered artifact, flipped signature / certificate byte) by
-# cosign, sigstore-python and sigstore-js -> a workload token (URI subject) -> up.sh again (state
+# --mirror --root) and our cosign (files; keyless and --key both ways with Go cosign) sign and
+# verify -> every client's bundle verified by the three others -> refusals (wrong identity, wrong
+# issuer, tampered artifact, flipped signature / certificate byte) by Go cosign, sigstore-python,
+# sigstore-js and our cosign -> a workload token (URI subject) -> up.sh again (state
 # reused), kill -9 of rekor-server + up.sh (same log, same key), up.sh on a second state dir whose
 # rekor port is taken (refused, no keys), down.sh (nothing left), up.sh after down.sh (resumes),
 # down.sh.
@@ -123,6 +124,12 @@ stk_jstuf() { # OUT ARGS...: tuf_js.js sigstore-verify (sigstore.verify over our
     mkdir -p "$S/home-js"
     HOME="$S/home-js" NODE_PATH="$SIGSTORE_JS_DIR/node_modules" timeout 120 node "$HERE/tuf_js.js" "$@" >"$S/$out.out" 2>&1
 }
+stk_ours() { # OUT ARGS...: our cosign (cosign-cli) with its own HOME
+    local out=$1
+    shift
+    mkdir -p "$S/home-ours"
+    HOME="$S/home-ours" TUF_ROOT="$S/home-ours/tuf" timeout 180 "$BIN_DIR/cosign" "$@" >"$S/$out.out" 2>&1
+}
 stk_out() { printf 'exit %s: %s' "$2" "$(tail -c "${3:-1000}" "$S/$1.out" 2>/dev/null)"; }
 
 # stk_verify CLIENT OUT BUNDLE ARTIFACT IDENTITY ISSUER: verify over the stack's trust files
@@ -136,10 +143,12 @@ stk_verify() {
         --identity "$id" --issuer "$iss" ;;
     cosign) stk_cos files "$out" verify-blob --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" --bundle "$b" \
         --certificate-identity "$id" --certificate-oidc-issuer "$iss" "$a" ;;
+    ours) stk_ours "$out" verify-blob --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" --bundle "$b" \
+        --certificate-identity "$id" --certificate-oidc-issuer "$iss" "$a" ;;
     esac
 }
 stk_client_name() {
-    case $1 in py) echo sigstore-python ;; js) echo sigstore-js ;; cosign) echo "cosign $COSIGN_VERSION" ;; esac
+    case $1 in py) echo sigstore-python ;; js) echo sigstore-js ;; cosign) echo "cosign $COSIGN_VERSION" ;; ours) echo "our cosign" ;; esac
 }
 
 # stk_need NAME WHAT...: FAIL NAME (and return 1) unless every prerequisite holds.
@@ -156,6 +165,7 @@ stk_need() {
         py) [ -x "$VENV/bin/sigstore" ] || { fail "$name" "sigstore-python venv missing ($VENV/bin/sigstore): see its install case"; return 1; } ;;
         js) sigstore_js_present || { fail "$name" "sigstore-js $SIGSTORE_JS_VERSION not installed in $SIGSTORE_JS_DIR (see its install case)"; return 1; } ;;
         cosign) [ -x "$COSIGN" ] || { fail "$name" "cosign $COSIGN_VERSION not installed ($COSIGN; see its install case)"; return 1; } ;;
+        ours) [ -x "$BIN_DIR/cosign" ] || { fail "$name" "our cosign was not built ($BIN_DIR/cosign; see the build case)"; return 1; } ;;
         file:*)
             local rest=${w#file:}
             [ -s "${rest%%:*}" ] || { fail "$name" "no ${rest#*:}"; return 1; } ;;
@@ -300,7 +310,9 @@ stack_section() {
     local A_JS="$S/artifact-js.txt" B_JS="$S/artifact-js.sigstore.json" ID_JS=bob@example.com
     local A_COS="$S/artifact-cosign.txt" B_COS="$S/artifact-cosign.sigstore.json" ID_COS=carol@example.com
     local A_COST="$S/artifact-cosign-tuf.txt" B_COST="$S/artifact-cosign-tuf.sigstore.json" ID_COST=erin@example.com
-    for f in "$A_PY" "$A_PYM" "$A_JS" "$A_COS" "$A_COST"; do
+    local A_OURS="$S/artifact-ours.txt" B_OURS="$S/artifact-ours.sigstore.json" ID_OURS=frank@example.com
+    local B_OURK="$S/artifact-ours-key.sigstore.json" B_COSK="$S/artifact-cosign-key.sigstore.json"
+    for f in "$A_PY" "$A_PYM" "$A_JS" "$A_COS" "$A_COST" "$A_OURS"; do
         printf 'sigstack stack artifact %s %s\n' "${f##*/}" "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" >"$f"
     done
     local ISS="${STK_ENV[SIGSTACK_OIDC_ISSUER]:-}"
@@ -453,12 +465,57 @@ stack_section() {
         check "$name" "$rc" "$(stk_out cos-verify-tuf "$rc")"
     fi
 
-    # --- 2d. cross-verification: every client's bundle, verified by the two others ---------------
-    local -A CB=([py]="$B_PY" [js]="$B_JS" [cosign]="$B_COS") CA=([py]="$A_PY" [js]="$A_JS" [cosign]="$A_COS") \
-        CID=([py]="$ID_PY" [js]="$ID_JS" [cosign]="$ID_COS")
+    # --- 2c'. our cosign (cosign-cli): keyless and key-based blobs with a signing config -------------
+    name="stack: our cosign sign-blob --identity-token \"\$TOKEN\" --signing-config \$SIGSTACK_SIGNING_CONFIG --bundle (the command up.sh prints; $ID_OURS)"
+    if stk_need "$name" up ours; then
+        tok=$(stk_dev_token "$ID_OURS")
+        if [ -z "$tok" ]; then
+            fail "$name" "scripts/dev-token.sh $ID_OURS printed no token: $(cat "$S/dev-token.err")"
+        else
+            stk_ours ours-sign sign-blob --identity-token "$tok" --signing-config "${STK_ENV[SIGSTACK_SIGNING_CONFIG]}" \
+                --bundle "$B_OURS" "$A_OURS"
+            rc=$?
+            check "$name" "$([ "$rc" -eq 0 ] && [ -s "$B_OURS" ] && echo 0 || echo 1)" "$(stk_out ours-sign "$rc")"
+        fi
+    fi
+    name="stack: our cosign verify-blob --trusted-root \$SIGSTACK_TRUSTED_ROOT ($ID_OURS, dev issuer)"
+    if stk_need "$name" up ours "file:$B_OURS:bundle from our cosign sign-blob case"; then
+        stk_verify ours ours-verify "$B_OURS" "$A_OURS" "$ID_OURS" "$ISS"
+        rc=$?
+        check "$name" "$rc" "$(stk_out ours-verify "$rc")"
+    fi
+    # Key-based, with a Rekor entry: our bundle (public-key hint) for Go cosign, and Go's for ours.
+    name="stack: key bundles both ways: our sign-blob --key --bundle -> cosign $COSIGN_VERSION verify-blob --key, and back"
+    if stk_need "$name" up ours cosign; then
+        rm -f "$S/kours.key" "$S/kours.pub" "$S/kgo.key" "$S/kgo.pub"
+        (cd "$S" && COSIGN_PASSWORD=kp timeout 60 "$BIN_DIR/cosign" generate-key-pair --output-key-prefix kours >"$S/kgen.out" 2>&1 &&
+            COSIGN_PASSWORD=kp HOME="$S/home-cos-files" timeout 60 "$COSIGN" generate-key-pair --output-key-prefix kgo >>"$S/kgen.out" 2>&1)
+        COSIGN_PASSWORD=kp stk_ours ours-ksign sign-blob --key "$S/kours.key" --signing-config "${STK_ENV[SIGSTACK_SIGNING_CONFIG]}" \
+            --bundle "$B_OURK" "$A_OURS"
+        local r1=$? r2 r3 r4
+        stk_cos files cos-kverify verify-blob --key "$S/kours.pub" --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" \
+            --bundle "$B_OURK" "$A_OURS"
+        r2=$?
+        COSIGN_PASSWORD=kp stk_cos files cos-ksign sign-blob --yes --key "$S/kgo.key" --signing-config "${STK_ENV[SIGSTACK_SIGNING_CONFIG]}" \
+            --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" --bundle "$B_COSK" "$A_OURS"
+        r3=$?
+        stk_ours ours-kverify verify-blob --key "$S/kgo.pub" --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" \
+            --bundle "$B_COSK" "$A_OURS"
+        r4=$?
+        stk_ours ours-kverify-neg verify-blob --key "$S/kours.pub" --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" \
+            --bundle "$B_COSK" "$A_OURS"
+        local r5=$?
+        check "$name" "$([ "$r1$r2$r3$r4" = 0000 ] && [ "$r5" = 1 ] && echo 0 || echo 1)" \
+            "keygen: $(tail -c 300 "$S/kgen.out"); our sign: $(stk_out ours-ksign "$r1" 400); Go verify: $(stk_out cos-kverify "$r2" 400); Go sign: $(stk_out cos-ksign "$r3" 400); our verify: $(stk_out ours-kverify "$r4" 400); our verify with the wrong key (want exit 1): $(stk_out ours-kverify-neg "$r5" 300)"
+    fi
+
+    # --- 2d. cross-verification: every client's bundle, verified by the others --------------------
+    local -A CB=([py]="$B_PY" [js]="$B_JS" [cosign]="$B_COS" [ours]="$B_OURS") \
+        CA=([py]="$A_PY" [js]="$A_JS" [cosign]="$A_COS" [ours]="$A_OURS") \
+        CID=([py]="$ID_PY" [js]="$ID_JS" [cosign]="$ID_COS" [ours]="$ID_OURS")
     local signer verifier reqv
-    for signer in py js cosign; do
-        for verifier in py js cosign; do
+    for signer in py js cosign ours; do
+        for verifier in py js cosign ours; do
             [ "$signer" = "$verifier" ] && continue
             name="stack: cross: $(stk_client_name "$verifier") verifies the $(stk_client_name "$signer") bundle"
             reqv=$verifier
@@ -482,7 +539,7 @@ stack_section() {
     # Each verifier gets its own client's bundle; the tampered copies keep valid JSON/DER.
     local c cn reqs re_id re_iss re_art re_sig re_cert jid=""
     printf 'tampered\n' >"$S/tampered.txt"
-    for c in cosign py js; do
+    for c in cosign py js ours; do
         cn=$(stk_client_name "$c")
         rm -f "$S/tamper.err"
         if [ -s "${CB[$c]}" ]; then
@@ -515,6 +572,14 @@ stack_section() {
             re_sig='SIGNATURE_ERROR|TLOG_BODY_ERROR|signature'
             re_cert='CERTIFICATE_ERROR|TLOG_BODY_ERROR|certificate'
             jid=2
+            ;;
+        ours)
+            re_id='certificate identity "'"${CID[$c]}"'" does not match "mallory@example.com"'
+            re_iss='certificate issuer "'"$ISS"'" does not match "'"$STK_MOCK_URL"'"'
+            re_art="artifact's digest does not match"
+            re_sig='logged signature is not the bundle|signature: over the artifact'
+            re_cert='certificate'
+            jid=""
             ;;
         esac
         reqs=(up "$c" "file:${CB[$c]}:bundle from the $cn sign case")

@@ -80,12 +80,9 @@ pub struct InclusionProof {
     pub root_hash: Vec<u8>,
     #[serde(default, alias = "tree_size", with = "proto::int64")]
     pub tree_size: i64,
-    /// Audit path, leaf to root.
-    #[serde(
-        default,
-        with = "proto::vec_bytes",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    /// Audit path, leaf to root. Always written, even empty (the first
+    /// entry of a log has no path): sigstore-python's model requires the key.
+    #[serde(default, with = "proto::vec_bytes")]
     pub hashes: Vec<Vec<u8>>,
     /// Required by every client when a proof is present; optional here only so
     /// that old bundles still parse ([`Bundle::validate`] enforces it).

@@ -42,9 +42,10 @@ pub use common::{
     X509CertificateChain,
 };
 pub use trustroot::{
-    CertificateAuthority, ClientTrustConfig, Service, ServiceConfiguration, ServiceSelector,
-    SigningConfig, TransparencyLogInstance, TrustedRoot, CLIENT_TRUST_CONFIG_MEDIA_TYPE_V0_1,
-    SIGNING_CONFIG_MEDIA_TYPE_V0_2, TRUSTED_ROOT_MEDIA_TYPE_V0_1, TRUSTED_ROOT_MEDIA_TYPE_V0_2,
+    select_service, CertificateAuthority, ClientTrustConfig, Service, ServiceConfiguration,
+    ServiceSelector, SigningConfig, TransparencyLogInstance, TrustedRoot,
+    CLIENT_TRUST_CONFIG_MEDIA_TYPE_V0_1, SIGNING_CONFIG_MEDIA_TYPE_V0_2,
+    TRUSTED_ROOT_MEDIA_TYPE_V0_1, TRUSTED_ROOT_MEDIA_TYPE_V0_2,
 };
 
 /// Why a trust document was rejected.

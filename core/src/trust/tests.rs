@@ -337,6 +337,8 @@ fn output_encoding() {
                 "logIndex": "0",
                 "rootHash": "//////////////////////////////////////////8=",
                 "treeSize": "1",
+                // Written although empty: sigstore-python requires the key.
+                "hashes": [],
                 "checkpoint": {"envelope": "o\n1\nroot\n\n— o sig\n"}
             },
             "canonicalizedBody": "e30="
@@ -670,4 +672,36 @@ fn built_bundle_round_trips() {
         )
     );
     assert_eq!(Bundle::from_json(text.as_bytes()).unwrap(), b);
+}
+
+#[test]
+fn select_service_prefers_the_newest_supported_version_valid_now() {
+    let svc = |url: &str,
+               v: u32,
+               start: time::OffsetDateTime,
+               end: Option<time::OffsetDateTime>| Service {
+        url: url.into(),
+        major_api_version: v,
+        valid_for: Some(TimeRange { start, end }),
+        operator: "o".into(),
+    };
+    let now = datetime!(2026-06-01 0:00 UTC);
+    let list = vec![
+        svc("old-v1", 1, datetime!(2024-01-01 0:00 UTC), None),
+        svc("new-v1", 1, datetime!(2025-01-01 0:00 UTC), None),
+        svc(
+            "ended-v1",
+            1,
+            datetime!(2025-06-01 0:00 UTC),
+            Some(datetime!(2026-01-01 0:00 UTC)),
+        ),
+        svc("future-v1", 1, datetime!(2027-01-01 0:00 UTC), None),
+        svc("v2", 2, datetime!(2024-01-01 0:00 UTC), None),
+    ];
+    assert_eq!(select_service(&list, &[1], now).unwrap().url, "new-v1");
+    assert_eq!(select_service(&list, &[1, 2], now).unwrap().url, "v2");
+    assert!(select_service(&list, &[3], now).is_none());
+    // The staging signing config names a Fulcio this client can use.
+    let sc = SigningConfig::from_json(&upstream("signing_config.sigstage.json")).unwrap();
+    assert!(select_service(&sc.ca_urls, &[1], datetime!(2026-11-22 0:00 UTC)).is_some());
 }

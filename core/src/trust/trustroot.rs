@@ -229,6 +229,21 @@ impl SigningConfig {
     }
 }
 
+/// The service a client should use from `services` (sigstore-go
+/// `SelectService`): the highest API version the client supports among the
+/// services valid at `now`, and of those the one that started most recently.
+pub fn select_service<'s>(
+    services: &'s [Service],
+    supported_versions: &[u32],
+    now: time::OffsetDateTime,
+) -> Option<&'s Service> {
+    services
+        .iter()
+        .filter(|s| supported_versions.contains(&s.major_api_version))
+        .filter(|s| s.valid_for.as_ref().is_none_or(|v| v.contains(now)))
+        .max_by_key(|s| (s.major_api_version, s.valid_for.as_ref().map(|v| v.start)))
+}
+
 /// The trusted root and signing config in one local file
 /// (`sigstore --trust-config`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
