@@ -272,11 +272,13 @@ sigstore-python:
       --cert-oidc-issuer \$SIGSTACK_OIDC_ISSUER a.txt
   (without TUF: python -m sigstore --trust-config \$SIGSTACK_CLIENT_TRUST_CONFIG ...)
 
-our cosign (cosign-cli; blobs with a signing config and a trusted root, no TUF client yet):
-  $BIN/cosign sign-blob --identity-token "\$TOKEN" --signing-config \$SIGSTACK_SIGNING_CONFIG \\
-      --bundle a.sigstore.json a.txt
-  $BIN/cosign verify-blob --trusted-root \$SIGSTACK_TRUSTED_ROOT --bundle a.sigstore.json \\
-      --certificate-identity you@example.com --certificate-oidc-issuer \$SIGSTACK_OIDC_ISSUER a.txt
+our cosign (cosign-cli; blobs so far):
+  $BIN/cosign initialize --mirror \$SIGSTACK_TUF_URL --root \$SIGSTACK_TUF_ROOT_JSON
+  $BIN/cosign sign-blob --identity-token "\$TOKEN" --bundle a.sigstore.json a.txt
+  $BIN/cosign verify-blob --bundle a.sigstore.json --certificate-identity you@example.com \\
+      --certificate-oidc-issuer \$SIGSTACK_OIDC_ISSUER a.txt
+  (without TUF: add --signing-config \$SIGSTACK_SIGNING_CONFIG / --trusted-root \$SIGSTACK_TRUSTED_ROOT;
+   verification with --trusted-root makes no network call)
 
 Stop: scripts/down.sh
 EOF

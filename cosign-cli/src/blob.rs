@@ -1,6 +1,7 @@
-//! `sign-blob` and `verify-blob` with bundles: the v3 defaults of Go cosign
-//! (a Sigstore bundle v0.3 with a Rekor entry; keyless through Fulcio), and
-//! verification against a trusted root that makes no network call.
+//! Blobs with Sigstore bundles, as Go cosign v3 does them by default:
+//! `sign-blob` (message signature + hashedrekord), `attest-blob` (in-toto
+//! statement in DSSE + dsse entry), and their verifiers, which check a bundle
+//! against a trusted root without any network call when the root is a file.
 
 use std::path::Path;
 use std::time::Duration;
@@ -8,14 +9,15 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use sigstack_core::keys::{sha256_key_id, PublicKey};
+use serde_json::{json, Value};
+use sigstack_core::keys::{sha256_key_id, HashAlgorithm, PublicKey};
 use sigstack_core::trust::{
-    select_service, Bundle, BundleContent, HashOutput, MessageSignature, PublicKeyIdentifier,
-    SigningConfig, TrustedRoot, VerificationMaterial, VerificationMaterialContent, X509Certificate,
-    BUNDLE_MEDIA_TYPE_V0_3,
+    select_service, Bundle, BundleContent, Envelope, EnvelopeSignature, HashOutput,
+    MessageSignature, PublicKeyIdentifier, SigningConfig, TransparencyLogEntry, TrustedRoot,
+    VerificationMaterial, VerificationMaterialContent, X509Certificate, BUNDLE_MEDIA_TYPE_V0_3,
 };
 use sigstack_core::verify::{
-    self, Artifact, IdentityPolicy, Matcher, Options, SignerPolicy, VerifyError,
+    self, pae, Artifact, IdentityPolicy, Matcher, Options, SignerPolicy, VerifyError,
 };
 use time::OffsetDateTime;
 
@@ -25,20 +27,39 @@ use crate::keys::PrivateKey;
 
 /// Go cosign's default `--timeout`.
 const TIMEOUT: Duration = Duration::from_secs(180);
+/// DSSE payload type of in-toto statements.
+pub const INTOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 
-pub struct SignArgs {
+/// How to sign: key or keyless, which services, where the bundle goes.
+/// Shared by `sign-blob` and `attest-blob` (same flags and variables as Go
+/// cosign).
+#[derive(clap::Args, Debug)]
+pub struct SigningFlags {
+    #[arg(long = "key", env = "COSIGN_KEY")]
     pub key: Option<String>,
+    /// Write the Sigstore bundle (v0.3) here.
+    #[arg(long = "bundle", env = "COSIGN_BUNDLE")]
     pub bundle: Option<String>,
-    pub output_signature: Option<String>,
-    pub output_certificate: Option<String>,
+    #[arg(long = "signing-config", env = "COSIGN_SIGNING_CONFIG")]
     pub signing_config: Option<String>,
+    #[arg(long = "use-signing-config", env = "COSIGN_USE_SIGNING_CONFIG", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub use_signing_config: bool,
+    /// Accepted for compatibility; signing does not need it.
+    #[arg(long = "trusted-root", env = "COSIGN_TRUSTED_ROOT")]
+    pub trusted_root: Option<String>,
+    /// An OIDC ID token, or a file holding one.
+    #[arg(long = "identity-token", env = "COSIGN_IDENTITY_TOKEN")]
     pub identity_token: Option<String>,
+    #[arg(long = "fulcio-url", env = "COSIGN_FULCIO_URL")]
     pub fulcio_url: Option<String>,
+    #[arg(long = "rekor-url", env = "COSIGN_REKOR_URL")]
     pub rekor_url: Option<String>,
+    #[arg(long = "tlog-upload", env = "COSIGN_TLOG_UPLOAD", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub tlog_upload: bool,
+    #[arg(long = "new-bundle-format", env = "COSIGN_NEW_BUNDLE_FORMAT", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub new_bundle_format: bool,
-    pub blob: String,
+    #[arg(short = 'y', long = "yes")]
+    pub yes: bool,
 }
 
 /// Where to sign: Fulcio and Rekor URLs (only the ones needed).
@@ -47,31 +68,39 @@ struct Services {
     rekor: Option<String>,
 }
 
-/// The services from `--signing-config`, or from the deprecated URL flags
-/// with `--use-signing-config=false`, with Go cosign's rules: the two are
-/// exclusive, and with neither the TUF-provided config would be used.
-fn services(a: &SignArgs) -> Result<Services> {
+/// The services from `--signing-config`, from the TUF-distributed signing
+/// config, or from the deprecated URL flags with `--use-signing-config=false`,
+/// with Go cosign's rule that flags and a signing config are exclusive.
+fn services(a: &SigningFlags) -> Result<Services> {
     let flags = a.fulcio_url.is_some() || a.rekor_url.is_some();
-    if let Some(path) = &a.signing_config {
+    if a.signing_config.is_some() || a.use_signing_config {
         if flags {
             bail!("cannot specify service URLs and use signing config");
         }
-        let sc = SigningConfig::from_json(
-            &std::fs::read(path).with_context(|| format!("reading signing config {path}"))?,
-        )
-        .map_err(|e| anyhow!("signing config {path}: {e}"))?;
         let now = OffsetDateTime::now_utc();
+        let sc = match &a.signing_config {
+            Some(path) => SigningConfig::from_json(
+                &std::fs::read(path).with_context(|| format!("reading signing config {path}"))?,
+            )
+            .map_err(|e| anyhow!("signing config {path}: {e}"))?,
+            None => {
+                let trust = crate::tuf::load(&crate::tuf::tuf_root()?, now)?;
+                let bytes = trust.signing_config.ok_or_else(|| {
+                    anyhow!(
+                        "the TUF repository at {} has no {}: pass --signing-config FILE",
+                        trust.mirror,
+                        crate::tuf::SIGNING_CONFIG_TARGET
+                    )
+                })?;
+                SigningConfig::from_json(&bytes)
+                    .map_err(|e| anyhow!("signing config from {}: {e}", trust.mirror))?
+            }
+        };
         return Ok(Services {
             fulcio: select_service(&sc.ca_urls, &[1], now).map(|s| s.url.clone()),
             // Rekor v2 (tiles) is not written by this client yet: v1 only.
             rekor: select_service(&sc.rekor_tlog_urls, &[1], now).map(|s| s.url.clone()),
         });
-    }
-    if a.use_signing_config {
-        if flags {
-            bail!("cannot specify service URLs and use signing config");
-        }
-        bail!("no signing config: pass --signing-config FILE (the TUF-distributed signing config needs `cosign initialize`, which this client does not have yet), or --use-signing-config=false with --fulcio-url/--rekor-url");
     }
     Ok(Services {
         fulcio: Some(
@@ -87,106 +116,138 @@ fn services(a: &SignArgs) -> Result<Services> {
     })
 }
 
-/// The signing key and what the bundle says about it.
-enum Signer {
-    Key(PrivateKey),
-    /// Ephemeral key plus its Fulcio chain (DER, leaf first).
-    Keyless(PrivateKey, Vec<Vec<u8>>),
+/// A signing session: the key (given, or ephemeral with its Fulcio chain),
+/// the services, and the HTTP client.
+struct Session {
+    key: PrivateKey,
+    /// Keyless: the Fulcio chain (DER, leaf first).
+    chain: Option<Vec<Vec<u8>>>,
+    rekor: Option<String>,
+    http: Http,
 }
 
-pub fn sign(a: SignArgs) -> Result<()> {
-    if a.new_bundle_format && a.bundle.is_none() && (a.tlog_upload || a.key.is_none()) {
-        bail!("must provide --bundle with --new-bundle-format (the default)");
-    }
-    let data = read_blob(&a.blob)?;
-    eprintln!("Using payload from: {}", a.blob);
-    let needs_services = a.tlog_upload || a.key.is_none();
-    let svc = if needs_services {
-        Some(services(&a)?)
-    } else {
-        None
-    };
-    let http = Http::new(TIMEOUT)?;
-
-    let signer = match &a.key {
-        Some(k) => Signer::Key(load_private_key(k)?),
-        None => {
-            let token = match a
-                .identity_token
-                .clone()
-                .or_else(|| std::env::var("SIGSTORE_ID_TOKEN").ok())
-            {
-                Some(t) => client::resolve_token(&t)?,
-                None => bail!("no identity token: pass --identity-token (a token or a file holding one) or set SIGSTORE_ID_TOKEN; interactive OIDC flows are not supported by this client yet"),
-            };
-            let fulcio = svc.as_ref().and_then(|s| s.fulcio.clone()).ok_or_else(|| {
-                anyhow!("the signing config names no Fulcio (caUrls) with API version 1")
-            })?;
-            let key = PrivateKey::generate_p256();
-            let subject = client::token_subject(&token)?;
-            let chain = http.fulcio_certificate(&fulcio, &token, &key, &subject)?;
-            eprintln!("Successfully retrieved a signing certificate from {fulcio}");
-            Signer::Keyless(key, chain)
+impl Session {
+    fn open(a: &SigningFlags) -> Result<Self> {
+        if a.new_bundle_format && a.bundle.is_none() && (a.tlog_upload || a.key.is_none()) {
+            bail!("must provide --bundle with --new-bundle-format (the default)");
         }
-    };
-    let (key, chain) = match &signer {
-        Signer::Key(k) => (k, None),
-        Signer::Keyless(k, c) => (k, Some(c)),
-    };
-    let public = key.public_key();
-    if a.tlog_upload && matches!(public, PublicKey::Ed25519(_)) {
-        bail!("Ed25519 keys sign hashedrekord entries as Ed25519ph, which this client does not do yet; use an ECDSA or RSA key, or --tlog-upload=false");
+        let svc = if a.tlog_upload || a.key.is_none() {
+            Some(services(a)?)
+        } else {
+            None
+        };
+        let http = Http::new(TIMEOUT)?;
+        let (key, chain) = match &a.key {
+            Some(k) => (load_private_key(k)?, None),
+            None => {
+                let token = match a
+                    .identity_token
+                    .clone()
+                    .or_else(|| std::env::var("SIGSTORE_ID_TOKEN").ok())
+                {
+                    Some(t) => client::resolve_token(&t)?,
+                    None => bail!("no identity token: pass --identity-token (a token or a file holding one) or set SIGSTORE_ID_TOKEN; interactive OIDC flows are not supported by this client yet"),
+                };
+                let fulcio = svc.as_ref().and_then(|s| s.fulcio.clone()).ok_or_else(|| {
+                    anyhow!("the signing config names no Fulcio (caUrls) with API version 1")
+                })?;
+                let key = PrivateKey::generate_p256();
+                let subject = client::token_subject(&token)?;
+                let chain = http.fulcio_certificate(&fulcio, &token, &key, &subject)?;
+                eprintln!("Successfully retrieved a signing certificate from {fulcio}");
+                (key, Some(chain))
+            }
+        };
+        let rekor = match (&svc, a.tlog_upload) {
+            (Some(s), true) => Some(s.rekor.clone().ok_or_else(|| {
+                anyhow!("the signing config names no Rekor (rekorTlogUrls) with API version 1")
+            })?),
+            _ => None,
+        };
+        if rekor.is_some() && matches!(key.public_key(), PublicKey::Ed25519(_)) {
+            bail!("Ed25519 keys sign Rekor entries as Ed25519ph, which this client does not do yet; use an ECDSA or RSA key, or --tlog-upload=false");
+        }
+        Ok(Session {
+            key,
+            chain,
+            rekor,
+            http,
+        })
     }
-    let alg = public.default_hash();
-    let digest = alg.digest(&data);
-    let signature = key.sign(&data)?;
 
-    let verifier_pem = match chain {
-        Some(c) => sigstack_core::pem::encode("CERTIFICATE", &c[0]),
-        None => public.to_pem(),
-    };
-    let mut entries = Vec::new();
-    if a.tlog_upload {
-        let rekor = svc.as_ref().and_then(|s| s.rekor.clone()).ok_or_else(|| {
-            anyhow!("the signing config names no Rekor (rekorTlogUrls) with API version 1")
-        })?;
-        let entry = http.rekor_upload(
-            &rekor,
-            &client::hashedrekord(alg, &digest, &signature, &verifier_pem),
-        )?;
-        eprintln!("tlog entry created with index: {}", entry.log_index);
-        entries.push(entry);
+    /// The PEM Rekor records as the verifier: the leaf, or the public key.
+    fn verifier_pem(&self) -> String {
+        match &self.chain {
+            Some(c) => sigstack_core::pem::encode("CERTIFICATE", &c[0]),
+            None => self.key.public_key().to_pem(),
+        }
     }
 
-    if let Some(path) = &a.bundle {
-        let content = match chain {
+    /// Uploads `entry` when a log is in use.
+    fn log(&self, entry: &Value) -> Result<Vec<TransparencyLogEntry>> {
+        let Some(rekor) = &self.rekor else {
+            return Ok(Vec::new());
+        };
+        let e = self.http.rekor_upload(rekor, entry)?;
+        eprintln!("tlog entry created with index: {}", e.log_index);
+        Ok(vec![e])
+    }
+
+    fn write_bundle(
+        &self,
+        path: &str,
+        entries: Vec<TransparencyLogEntry>,
+        content: BundleContent,
+    ) -> Result<()> {
+        let material = match &self.chain {
             Some(c) => VerificationMaterialContent::Certificate(X509Certificate {
                 raw_bytes: c[0].clone(),
             }),
             None => VerificationMaterialContent::PublicKey(PublicKeyIdentifier {
-                hint: STANDARD.encode(sha256_key_id(&public.to_spki_der())),
+                hint: STANDARD.encode(sha256_key_id(&self.key.public_key().to_spki_der())),
             }),
         };
         let bundle = Bundle {
             media_type: BUNDLE_MEDIA_TYPE_V0_3.into(),
             verification_material: VerificationMaterial {
-                content,
+                content: material,
                 tlog_entries: entries,
                 timestamp_verification_data: None,
             },
-            content: BundleContent::MessageSignature(MessageSignature {
-                message_digest: Some(HashOutput {
-                    algorithm: trust_hash(alg),
-                    digest: digest.clone(),
-                }),
-                signature: signature.clone(),
-            }),
+            content,
         };
-        let json = serde_json::to_vec(&bundle)?;
-        write_file(Path::new(path), &json, 0o644)?;
+        write_file(Path::new(path), &serde_json::to_vec(&bundle)?, 0o644)?;
         eprintln!("Wrote bundle to file {path}");
+        Ok(())
     }
-    if let Some(path) = &a.output_signature {
+}
+
+/// `sign-blob`.
+pub fn sign(
+    a: &SigningFlags,
+    output_signature: Option<String>,
+    output_certificate: Option<String>,
+    blob: &str,
+) -> Result<()> {
+    let data = read_blob(blob)?;
+    eprintln!("Using payload from: {blob}");
+    let s = Session::open(a)?;
+    let alg = s.key.public_key().default_hash();
+    let digest = alg.digest(&data);
+    let signature = s.key.sign(&data)?;
+    let verifier = s.verifier_pem();
+    let entries = s.log(&client::hashedrekord(alg, &digest, &signature, &verifier))?;
+    if let Some(path) = &a.bundle {
+        let content = BundleContent::MessageSignature(MessageSignature {
+            message_digest: Some(HashOutput {
+                algorithm: trust_hash(alg),
+                digest,
+            }),
+            signature: signature.clone(),
+        });
+        s.write_bundle(path, entries, content)?;
+    }
+    if let Some(path) = &output_signature {
         write_file(
             Path::new(path),
             STANDARD.encode(&signature).as_bytes(),
@@ -194,40 +255,208 @@ pub fn sign(a: SignArgs) -> Result<()> {
         )?;
         eprintln!("Wrote signature to file {path}");
     }
-    if let Some(path) = &a.output_certificate {
-        let pem = verifier_pem.as_bytes();
-        write_file(Path::new(path), pem, 0o644)?;
+    if let Some(path) = &output_certificate {
+        write_file(Path::new(path), verifier.as_bytes(), 0o644)?;
         eprintln!("Wrote certificate to file {path}");
     }
-    if a.bundle.is_none() && a.output_signature.is_none() {
+    if a.bundle.is_none() && output_signature.is_none() {
         println!("{}", STANDARD.encode(&signature));
     }
     Ok(())
 }
 
-fn trust_hash(a: sigstack_core::keys::HashAlgorithm) -> sigstack_core::trust::HashAlgorithm {
-    use sigstack_core::keys::HashAlgorithm as K;
+fn trust_hash(a: HashAlgorithm) -> sigstack_core::trust::HashAlgorithm {
     use sigstack_core::trust::HashAlgorithm as T;
     match a {
-        K::Sha256 => T::Sha2_256,
-        K::Sha384 => T::Sha2_384,
-        K::Sha512 => T::Sha2_512,
+        HashAlgorithm::Sha256 => T::Sha2_256,
+        HashAlgorithm::Sha384 => T::Sha2_384,
+        HashAlgorithm::Sha512 => T::Sha2_512,
     }
 }
 
-pub struct VerifyArgs {
+/// What `attest-blob` signs.
+pub struct StatementSource {
+    pub predicate: Option<String>,
+    pub statement: Option<String>,
+    pub predicate_type: String,
+    pub hash: Option<String>,
+}
+
+/// The predicateType URI of a `--type` shorthand (cosign's
+/// `PredicateTypeMap`); anything else must itself be a URI.
+pub fn predicate_type_uri(t: &str) -> Result<String> {
+    Ok(match t {
+        "custom" => "https://cosign.sigstore.dev/attestation/v1",
+        "slsaprovenance" | "slsaprovenance02" => "https://slsa.dev/provenance/v0.2",
+        "slsaprovenance1" => "https://slsa.dev/provenance/v1",
+        "spdx" | "spdxjson" => "https://spdx.dev/Document",
+        "cyclonedx" => "https://cyclonedx.org/bom",
+        "link" => "https://in-toto.io/Link/v1",
+        "vuln" => "https://cosign.sigstore.dev/attestation/vuln/v1",
+        "openvex" => "https://openvex.dev/ns",
+        uri if url::Url::parse(uri).is_ok_and(|u| u.has_host()) => uri,
+        other => bail!("invalid predicate type {other:?}: a shorthand (custom, slsaprovenance, slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln, openvex) or a URI"),
+    }
+    .to_owned())
+}
+
+/// The statement `attest-blob` signs: `--statement` verbatim (after a JSON
+/// check), or an in-toto Statement v0.1 around the `--predicate` file, as
+/// cosign builds it. Predicates other than `custom` and `spdx` must be JSON
+/// objects; their schemas (SLSA, CycloneDX, ...) are not checked here.
+fn statement(src: &StatementSource, blob: &str) -> Result<Vec<u8>> {
+    match (&src.predicate, &src.statement) {
+        (Some(_), Some(_)) | (None, None) => {
+            bail!("exactly one of --predicate and --statement is required")
+        }
+        (None, Some(path)) => {
+            let bytes = std::fs::read(path).with_context(|| format!("reading statement {path}"))?;
+            let v: Value = serde_json::from_slice(&bytes)
+                .map_err(|e| anyhow!("statement {path} is not JSON: {e}"))?;
+            if v.get("_type").is_none() || v.get("subject").is_none() {
+                bail!("statement {path} is not an in-toto statement (no _type or subject)");
+            }
+            Ok(bytes)
+        }
+        (Some(path), None) => {
+            let raw = std::fs::read(path).with_context(|| format!("reading predicate {path}"))?;
+            let uri = predicate_type_uri(&src.predicate_type)?;
+            let predicate = match src.predicate_type.as_str() {
+                "custom" => json!({
+                    "Data": String::from_utf8_lossy(&raw),
+                    "Timestamp": OffsetDateTime::now_utc()
+                        .replace_nanosecond(0)
+                        .ok()
+                        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                        .unwrap_or_default(),
+                }),
+                "spdx" => Value::String(String::from_utf8_lossy(&raw).into_owned()),
+                _ => {
+                    let v: Value = serde_json::from_slice(&raw)
+                        .map_err(|e| anyhow!("predicate {path} is not JSON: {e}"))?;
+                    if !v.is_object() {
+                        bail!("predicate {path} must be a JSON object");
+                    }
+                    v
+                }
+            };
+            let digest = match &src.hash {
+                Some(h) => {
+                    let d = hex::decode(h)
+                        .ok()
+                        .filter(|d| d.len() == 32)
+                        .ok_or_else(|| anyhow!("--hash {h:?} is not a SHA-256 hex digest"))?;
+                    hex::encode(d)
+                }
+                None => hex::encode(HashAlgorithm::Sha256.digest(&read_blob(blob)?)),
+            };
+            let name = Path::new(blob)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| blob.to_owned());
+            Ok(serde_json::to_vec(&json!({
+                "_type": "https://in-toto.io/Statement/v0.1",
+                "predicateType": uri,
+                "subject": [{"name": name, "digest": {"sha256": digest}}],
+                "predicate": predicate,
+            }))?)
+        }
+    }
+}
+
+/// `attest-blob`.
+pub fn attest(a: &SigningFlags, src: StatementSource, blob: &str) -> Result<()> {
+    let payload = statement(&src, blob)?;
+    let s = Session::open(a)?;
+    let sig = s.key.sign(&pae(INTOTO_PAYLOAD_TYPE, &payload))?;
+    let envelope = Envelope {
+        payload,
+        payload_type: INTOTO_PAYLOAD_TYPE.into(),
+        signatures: vec![EnvelopeSignature {
+            sig,
+            keyid: String::new(),
+        }],
+    };
+    // Rekor stores the hash of exactly this envelope string.
+    let envelope_json = serde_json::to_string(&envelope)?;
+    let entry = json!({
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {"proposedContent": {
+            "envelope": envelope_json,
+            "verifiers": [STANDARD.encode(s.verifier_pem())],
+        }}
+    });
+    let entries = s.log(&entry)?;
+    match &a.bundle {
+        Some(path) => s.write_bundle(path, entries, BundleContent::DsseEnvelope(envelope))?,
+        None => println!("{envelope_json}"),
+    }
+    Ok(())
+}
+
+/// Who signed and against what: shared by `verify-blob` and
+/// `verify-blob-attestation` (Go cosign's flags, `--cert-*` aliases).
+#[derive(clap::Args, Debug)]
+pub struct VerifyFlags {
+    #[arg(long = "key", env = "COSIGN_KEY")]
     pub key: Option<String>,
-    pub bundle: String,
+    #[arg(long = "bundle", env = "COSIGN_BUNDLE")]
+    pub bundle: Option<String>,
+    /// Without it, the trusted root comes from the TUF mirror (`initialize`).
+    #[arg(long = "trusted-root", env = "COSIGN_TRUSTED_ROOT")]
     pub trusted_root: Option<String>,
-    pub identity: Option<String>,
-    pub identity_regexp: Option<String>,
-    pub issuer: Option<String>,
-    pub issuer_regexp: Option<String>,
-    /// trigger, sha, name, repository, ref (`1.3.6.1.4.1.57264.1.2` to `.6`).
-    pub github: [Option<String>; 5],
-    pub ignore_tlog: bool,
-    pub ignore_sct: bool,
-    pub blob: String,
+    #[arg(
+        long = "certificate-identity",
+        alias = "cert-identity",
+        env = "COSIGN_CERTIFICATE_IDENTITY"
+    )]
+    pub certificate_identity: Option<String>,
+    #[arg(
+        long = "certificate-identity-regexp",
+        env = "COSIGN_CERTIFICATE_IDENTITY_REGEXP"
+    )]
+    pub certificate_identity_regexp: Option<String>,
+    #[arg(
+        long = "certificate-oidc-issuer",
+        alias = "cert-oidc-issuer",
+        env = "COSIGN_CERTIFICATE_OIDC_ISSUER"
+    )]
+    pub certificate_oidc_issuer: Option<String>,
+    #[arg(
+        long = "certificate-oidc-issuer-regexp",
+        env = "COSIGN_CERTIFICATE_OIDC_ISSUER_REGEXP"
+    )]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    #[arg(
+        long = "certificate-github-workflow-trigger",
+        env = "COSIGN_CERTIFICATE_GITHUB_WORKFLOW_TRIGGER"
+    )]
+    pub github_workflow_trigger: Option<String>,
+    #[arg(
+        long = "certificate-github-workflow-sha",
+        env = "COSIGN_CERTIFICATE_GITHUB_WORKFLOW_SHA"
+    )]
+    pub github_workflow_sha: Option<String>,
+    #[arg(
+        long = "certificate-github-workflow-name",
+        env = "COSIGN_CERTIFICATE_GITHUB_WORKFLOW_NAME"
+    )]
+    pub github_workflow_name: Option<String>,
+    #[arg(
+        long = "certificate-github-workflow-repository",
+        env = "COSIGN_CERTIFICATE_GITHUB_WORKFLOW_REPOSITORY"
+    )]
+    pub github_workflow_repository: Option<String>,
+    #[arg(
+        long = "certificate-github-workflow-ref",
+        env = "COSIGN_CERTIFICATE_GITHUB_WORKFLOW_REF"
+    )]
+    pub github_workflow_ref: Option<String>,
+    #[arg(long = "insecure-ignore-tlog", env = "COSIGN_INSECURE_IGNORE_TLOG", default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub insecure_ignore_tlog: bool,
+    #[arg(long = "insecure-ignore-sct", env = "COSIGN_INSECURE_IGNORE_SCT", default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub insecure_ignore_sct: bool,
 }
 
 fn matcher(exact: &Option<String>, regexp: &Option<String>, what: &str) -> Result<Matcher> {
@@ -242,20 +471,35 @@ fn matcher(exact: &Option<String>, regexp: &Option<String>, what: &str) -> Resul
 
 /// The policy from the flags: `--key`, or an identity and an issuer (both
 /// required, as in Go cosign).
-fn policy(a: &VerifyArgs) -> Result<SignerPolicy> {
+fn policy(a: &VerifyFlags) -> Result<SignerPolicy> {
     if let Some(k) = &a.key {
-        if a.identity.is_some() || a.identity_regexp.is_some() {
+        if a.certificate_identity.is_some() || a.certificate_identity_regexp.is_some() {
             bail!("--key and --certificate-identity are mutually exclusive");
         }
         let pk = PublicKey::from_pem(&read_key_ref(k)?)
             .map_err(|e| anyhow!("loading public key {k}: {e}"))?;
         return Ok(SignerPolicy::Key(pk));
     }
-    let subject = matcher(&a.identity, &a.identity_regexp, "identity")?;
-    let issuer = matcher(&a.issuer, &a.issuer_regexp, "oidc-issuer")?;
-    let extensions = a
-        .github
-        .iter()
+    let subject = matcher(
+        &a.certificate_identity,
+        &a.certificate_identity_regexp,
+        "identity",
+    )?;
+    let issuer = matcher(
+        &a.certificate_oidc_issuer,
+        &a.certificate_oidc_issuer_regexp,
+        "oidc-issuer",
+    )?;
+    let github = [
+        &a.github_workflow_trigger,
+        &a.github_workflow_sha,
+        &a.github_workflow_name,
+        &a.github_workflow_repository,
+        &a.github_workflow_ref,
+    ];
+    // trigger, sha, name, repository, ref: 1.3.6.1.4.1.57264.1.2 to .6
+    let extensions = github
+        .into_iter()
         .zip(2u32..)
         .filter_map(|(v, arc)| {
             let oid =
@@ -270,45 +514,115 @@ fn policy(a: &VerifyArgs) -> Result<SignerPolicy> {
     }))
 }
 
-pub fn verify(a: VerifyArgs) -> Result<()> {
-    let policy = policy(&a)?;
-    let Some(root_path) = &a.trusted_root else {
-        bail!("no trusted root: pass --trusted-root FILE (the TUF-distributed trusted root needs `cosign initialize`, which this client does not have yet)");
-    };
-    let root = TrustedRoot::from_json(
-        &std::fs::read(root_path).with_context(|| format!("reading trusted root {root_path}"))?,
-    )
-    .map_err(|e| anyhow!("trusted root {root_path}: {e}"))?;
-    let bundle = Bundle::from_json(
-        &std::fs::read(&a.bundle).with_context(|| format!("reading bundle {}", a.bundle))?,
-    )
-    .map_err(|e| anyhow!("bundle {}: {e}", a.bundle))?;
-
-    let digest_ref;
-    let data;
-    let artifact = match a.blob.strip_prefix("sha256:") {
-        Some(hex_digest) => {
-            digest_ref = hex::decode(hex_digest)
-                .ok()
-                .filter(|d| d.len() == 32)
-                .ok_or_else(|| anyhow!("{} is not sha256:<64 hex digits>", a.blob))?;
-            Artifact::Digest(sigstack_core::keys::HashAlgorithm::Sha256, &digest_ref)
-        }
+/// Verifies the bundle of `a` about `artifact`; returns the bundle.
+/// `attestation`: the bundle must hold a DSSE envelope (checked before any
+/// cryptography, so the error says what is wrong).
+fn verify_with(a: &VerifyFlags, artifact: Artifact<'_>, attestation: bool) -> Result<Bundle> {
+    let path = a
+        .bundle
+        .as_deref()
+        .ok_or_else(|| anyhow!("--bundle is required"))?;
+    let policy = policy(a)?;
+    // A trusted-root file keeps verification offline; without one, the
+    // TUF-distributed root is refreshed from the mirror first.
+    let root = match &a.trusted_root {
+        Some(p) => TrustedRoot::from_json(
+            &std::fs::read(p).with_context(|| format!("reading trusted root {p}"))?,
+        )
+        .map_err(|e| anyhow!("trusted root {p}: {e}"))?,
         None => {
-            data = read_blob(&a.blob)?;
-            Artifact::Bytes(&data)
+            let trust = crate::tuf::load(&crate::tuf::tuf_root()?, OffsetDateTime::now_utc())?;
+            TrustedRoot::from_json(&trust.trusted_root)
+                .map_err(|e| anyhow!("trusted root from {}: {e}", trust.mirror))?
         }
     };
+    let bundle =
+        Bundle::from_json(&std::fs::read(path).with_context(|| format!("reading bundle {path}"))?)
+            .map_err(|e| anyhow!("bundle {path}: {e}"))?;
+    if attestation && !matches!(bundle.content, BundleContent::DsseEnvelope(_)) {
+        bail!("bundle {path} holds a message signature, not an attestation: use verify-blob");
+    }
     let opts = Options {
-        ignore_tlog: a.ignore_tlog,
-        ignore_sct: a.ignore_sct,
+        ignore_tlog: a.insecure_ignore_tlog,
+        ignore_sct: a.insecure_ignore_sct,
         now: OffsetDateTime::now_utc(),
     };
-    if a.ignore_tlog {
+    if a.insecure_ignore_tlog {
         eprintln!("WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the blob.");
     }
     verify::verify_bundle(&bundle, &root, artifact, &policy, &opts)
-        .map_err(|e: VerifyError| anyhow!("verifying bundle {}: {e}", a.bundle))?;
+        .map_err(|e: VerifyError| anyhow!("verifying bundle {path}: {e}"))?;
+    Ok(bundle)
+}
+
+/// `verify-blob --bundle`: the blob is a file, `-`, or `sha256:<hex>`.
+pub fn verify_blob(a: &VerifyFlags, blob: &str) -> Result<()> {
+    let digest;
+    let data;
+    let artifact = match blob.strip_prefix("sha256:") {
+        Some(h) => {
+            digest = hex::decode(h)
+                .ok()
+                .filter(|d| d.len() == 32)
+                .ok_or_else(|| anyhow!("{blob} is not sha256:<64 hex digits>"))?;
+            Artifact::Digest(HashAlgorithm::Sha256, &digest)
+        }
+        None => {
+            data = read_blob(blob)?;
+            Artifact::Bytes(&data)
+        }
+    };
+    verify_with(a, artifact, false)?;
+    eprintln!("Verified OK");
+    Ok(())
+}
+
+/// `verify-blob-attestation`: the bundle verifies, a statement subject is
+/// the artifact (unless `--check-claims=false`), and the predicate type is
+/// the one asked for (`--type`, default `custom`, as upstream).
+pub fn verify_attestation(
+    a: &VerifyFlags,
+    predicate_type: &str,
+    digest: Option<(String, String)>,
+    check_claims: bool,
+    blob: Option<&str>,
+) -> Result<()> {
+    let want_type = predicate_type_uri(predicate_type)?;
+    let raw;
+    let data;
+    let artifact = match (check_claims, digest, blob) {
+        (false, _, _) => Artifact::Unchecked,
+        (true, Some((alg, hex_digest)), _) => {
+            let alg = match alg.as_str() {
+                "sha256" => HashAlgorithm::Sha256,
+                "sha384" => HashAlgorithm::Sha384,
+                "sha512" => HashAlgorithm::Sha512,
+                other => bail!("unsupported --digestAlg {other:?}"),
+            };
+            raw = hex::decode(&hex_digest)
+                .ok()
+                .filter(|d| d.len() == alg.digest_len())
+                .ok_or_else(|| anyhow!("--digest {hex_digest:?} is not a {alg:?} hex digest"))?;
+            Artifact::Digest(alg, &raw)
+        }
+        (true, None, Some(path)) => {
+            data = read_blob(path)?;
+            Artifact::Bytes(&data)
+        }
+        (true, None, None) => {
+            bail!("a blob path or --digest is required (or --check-claims=false)")
+        }
+    };
+    let bundle = verify_with(a, artifact, true)?;
+    let BundleContent::DsseEnvelope(env) = &bundle.content else {
+        bail!("the bundle holds a message signature, not an attestation: use verify-blob");
+    };
+    let stmt: Value = serde_json::from_slice(&env.payload)
+        .map_err(|e| anyhow!("the attestation payload is not JSON: {e}"))?;
+    let got = stmt["predicateType"].as_str().unwrap_or_default();
+    if got != want_type {
+        bail!("none of the attestations matched the predicate type: {want_type}, found: {got}");
+    }
     eprintln!("Verified OK");
     Ok(())
 }

@@ -55,11 +55,8 @@ enum Cmd {
     /// Sign a blob: with --key or keyless (Fulcio), recorded in Rekor, written
     /// as a Sigstore bundle (--bundle).
     SignBlob {
-        #[arg(long = "key", env = "COSIGN_KEY")]
-        key: Option<String>,
-        /// Write the Sigstore bundle (v0.3) here.
-        #[arg(long = "bundle", env = "COSIGN_BUNDLE")]
-        bundle: Option<String>,
+        #[command(flatten)]
+        signing: crate::blob::SigningFlags,
         /// Write the base64 signature here (deprecated upstream; still works).
         #[arg(long = "output-signature", env = "COSIGN_OUTPUT_SIGNATURE")]
         output_signature: Option<String>,
@@ -70,93 +67,67 @@ enum Cmd {
             env = "COSIGN_OUTPUT_CERTIFICATE"
         )]
         output_certificate: Option<String>,
-        #[arg(long = "signing-config", env = "COSIGN_SIGNING_CONFIG")]
-        signing_config: Option<String>,
-        #[arg(long = "use-signing-config", env = "COSIGN_USE_SIGNING_CONFIG", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
-        use_signing_config: bool,
-        /// Accepted for compatibility; signing does not need it.
-        #[arg(long = "trusted-root", env = "COSIGN_TRUSTED_ROOT")]
-        trusted_root: Option<String>,
-        /// An OIDC ID token, or a file holding one.
-        #[arg(long = "identity-token", env = "COSIGN_IDENTITY_TOKEN")]
-        identity_token: Option<String>,
-        #[arg(long = "fulcio-url", env = "COSIGN_FULCIO_URL")]
-        fulcio_url: Option<String>,
-        #[arg(long = "rekor-url", env = "COSIGN_REKOR_URL")]
-        rekor_url: Option<String>,
-        #[arg(long = "tlog-upload", env = "COSIGN_TLOG_UPLOAD", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
-        tlog_upload: bool,
-        #[arg(long = "new-bundle-format", env = "COSIGN_NEW_BUNDLE_FORMAT", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
-        new_bundle_format: bool,
-        #[arg(short = 'y', long = "yes")]
-        yes: bool,
+        blob: String,
+    },
+    /// Attest a blob: an in-toto statement about it in a DSSE envelope,
+    /// signed and logged like sign-blob.
+    AttestBlob {
+        #[command(flatten)]
+        signing: crate::blob::SigningFlags,
+        /// The predicate file (wrapped in a statement per --type).
+        #[arg(long = "predicate", env = "COSIGN_PREDICATE")]
+        predicate: Option<String>,
+        /// A complete in-toto statement, signed as is.
+        #[arg(long = "statement", env = "COSIGN_STATEMENT")]
+        statement: Option<String>,
+        /// Predicate type: custom, slsaprovenance, slsaprovenance02, slsaprovenance1,
+        /// spdx, spdxjson, cyclonedx, link, vuln, openvex, or a URI.
+        #[arg(long = "type", env = "COSIGN_TYPE", default_value = "custom")]
+        predicate_type: String,
+        /// The blob's SHA-256 (hex), instead of reading the blob.
+        #[arg(long = "hash", env = "COSIGN_HASH")]
+        hash: Option<String>,
         blob: String,
     },
     /// Verify a blob: a Sigstore bundle against a trusted root (offline), or a
     /// bare signature with a key (--signature --insecure-ignore-tlog).
     VerifyBlob {
-        #[arg(long = "key", env = "COSIGN_KEY")]
-        key: Option<String>,
+        #[command(flatten)]
+        verify: crate::blob::VerifyFlags,
         /// File with the base64 signature (without a bundle).
         #[arg(long = "signature", env = "COSIGN_SIGNATURE")]
         signature: Option<String>,
-        #[arg(long = "bundle", env = "COSIGN_BUNDLE")]
-        bundle: Option<String>,
-        #[arg(long = "trusted-root", env = "COSIGN_TRUSTED_ROOT")]
-        trusted_root: Option<String>,
-        #[arg(
-            long = "certificate-identity",
-            alias = "cert-identity",
-            env = "COSIGN_CERTIFICATE_IDENTITY"
-        )]
-        certificate_identity: Option<String>,
-        #[arg(
-            long = "certificate-identity-regexp",
-            env = "COSIGN_CERTIFICATE_IDENTITY_REGEXP"
-        )]
-        certificate_identity_regexp: Option<String>,
-        #[arg(
-            long = "certificate-oidc-issuer",
-            alias = "cert-oidc-issuer",
-            env = "COSIGN_CERTIFICATE_OIDC_ISSUER"
-        )]
-        certificate_oidc_issuer: Option<String>,
-        #[arg(
-            long = "certificate-oidc-issuer-regexp",
-            env = "COSIGN_CERTIFICATE_OIDC_ISSUER_REGEXP"
-        )]
-        certificate_oidc_issuer_regexp: Option<String>,
-        #[arg(
-            long = "certificate-github-workflow-trigger",
-            env = "COSIGN_CERTIFICATE_GITHUB_WORKFLOW_TRIGGER"
-        )]
-        github_workflow_trigger: Option<String>,
-        #[arg(
-            long = "certificate-github-workflow-sha",
-            env = "COSIGN_CERTIFICATE_GITHUB_WORKFLOW_SHA"
-        )]
-        github_workflow_sha: Option<String>,
-        #[arg(
-            long = "certificate-github-workflow-name",
-            env = "COSIGN_CERTIFICATE_GITHUB_WORKFLOW_NAME"
-        )]
-        github_workflow_name: Option<String>,
-        #[arg(
-            long = "certificate-github-workflow-repository",
-            env = "COSIGN_CERTIFICATE_GITHUB_WORKFLOW_REPOSITORY"
-        )]
-        github_workflow_repository: Option<String>,
-        #[arg(
-            long = "certificate-github-workflow-ref",
-            env = "COSIGN_CERTIFICATE_GITHUB_WORKFLOW_REF"
-        )]
-        github_workflow_ref: Option<String>,
-        #[arg(long = "insecure-ignore-tlog", env = "COSIGN_INSECURE_IGNORE_TLOG", default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
-        insecure_ignore_tlog: bool,
-        #[arg(long = "insecure-ignore-sct", env = "COSIGN_INSECURE_IGNORE_SCT", default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
-        insecure_ignore_sct: bool,
         /// A file, `-` for stdin, or (with a bundle) `sha256:<hex>`.
         blob: String,
+    },
+    /// Verify a blob attestation bundle: the signature checks of verify-blob,
+    /// the statement's subject against the blob, and its predicate type.
+    VerifyBlobAttestation {
+        #[command(flatten)]
+        verify: crate::blob::VerifyFlags,
+        #[arg(long = "type", env = "COSIGN_TYPE", default_value = "custom")]
+        predicate_type: String,
+        /// The artifact digest (hex) instead of the blob.
+        #[arg(long = "digest", env = "COSIGN_DIGEST")]
+        digest: Option<String>,
+        #[arg(long = "digestAlg", env = "COSIGN_DIGESTALG", default_value = "sha256")]
+        digest_alg: String,
+        /// Check that a statement subject is the artifact.
+        #[arg(long = "check-claims", env = "COSIGN_CHECK_CLAIMS", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+        check_claims: bool,
+        blob: Option<String>,
+    },
+    /// Initialize the TUF cache from a mirror: later commands take the
+    /// trusted root and signing config from it.
+    Initialize {
+        #[arg(long = "mirror", env = "COSIGN_MIRROR", default_value = crate::tuf::DEFAULT_MIRROR)]
+        mirror: String,
+        /// The initial root.json: a file or a URL.
+        #[arg(long = "root", env = "COSIGN_ROOT")]
+        root: Option<String>,
+        /// sha256:<hex> or sha512:<hex> of the root.json.
+        #[arg(long = "root-checksum", env = "COSIGN_ROOT_CHECKSUM")]
+        root_checksum: Option<String>,
     },
     /// Print the public key of a private key.
     PublicKey {
@@ -298,74 +269,79 @@ fn run(cmd: Cmd) -> Result<()> {
             write_pair(&output_key_prefix, &pk, &pass, yes)
         }
         Cmd::SignBlob {
-            key,
-            bundle,
+            signing,
             output_signature,
             output_certificate,
-            signing_config,
-            use_signing_config,
-            trusted_root: _,
-            identity_token,
-            fulcio_url,
-            rekor_url,
-            tlog_upload,
-            new_bundle_format,
-            yes: _,
             blob,
-        } => crate::blob::sign(crate::blob::SignArgs {
-            key,
-            bundle,
-            output_signature,
-            output_certificate,
-            signing_config,
-            use_signing_config,
-            identity_token,
-            fulcio_url,
-            rekor_url,
-            tlog_upload,
-            new_bundle_format,
+        } => crate::blob::sign(&signing, output_signature, output_certificate, &blob),
+        Cmd::AttestBlob {
+            signing,
+            predicate,
+            statement,
+            predicate_type,
+            hash,
             blob,
-        }),
+        } => crate::blob::attest(
+            &signing,
+            crate::blob::StatementSource {
+                predicate,
+                statement,
+                predicate_type,
+                hash,
+            },
+            &blob,
+        ),
         Cmd::VerifyBlob {
-            key,
+            verify,
             signature,
-            bundle,
-            trusted_root,
-            certificate_identity,
-            certificate_identity_regexp,
-            certificate_oidc_issuer,
-            certificate_oidc_issuer_regexp,
-            github_workflow_trigger,
-            github_workflow_sha,
-            github_workflow_name,
-            github_workflow_repository,
-            github_workflow_ref,
-            insecure_ignore_tlog,
-            insecure_ignore_sct,
             blob,
+        } => match &verify.bundle {
+            Some(_) => crate::blob::verify_blob(&verify, &blob),
+            None => verify_bare_signature(
+                verify.key.clone(),
+                signature,
+                verify.insecure_ignore_tlog,
+                &blob,
+            ),
+        },
+        Cmd::VerifyBlobAttestation {
+            verify,
+            predicate_type,
+            digest,
+            digest_alg,
+            check_claims,
+            blob,
+        } => crate::blob::verify_attestation(
+            &verify,
+            &predicate_type,
+            digest.map(|d| (digest_alg, d)),
+            check_claims,
+            blob.as_deref(),
+        ),
+        Cmd::Initialize {
+            mirror,
+            root,
+            root_checksum,
         } => {
-            let Some(bundle) = bundle else {
-                return verify_bare_signature(key, signature, insecure_ignore_tlog, &blob);
-            };
-            crate::blob::verify(crate::blob::VerifyArgs {
-                key,
-                bundle,
-                trusted_root,
-                identity: certificate_identity,
-                identity_regexp: certificate_identity_regexp,
-                issuer: certificate_oidc_issuer,
-                issuer_regexp: certificate_oidc_issuer_regexp,
-                github: [
-                    github_workflow_trigger,
-                    github_workflow_sha,
-                    github_workflow_name,
-                    github_workflow_repository,
-                    github_workflow_ref,
-                ],
-                ignore_tlog: insecure_ignore_tlog,
-                ignore_sct: insecure_ignore_sct,
-                blob,
-            })
+            let dir = crate::tuf::tuf_root()?;
+            let trust = crate::tuf::initialize(
+                &dir,
+                &mirror,
+                root.as_deref(),
+                root_checksum.as_deref(),
+                time::OffsetDateTime::now_utc(),
+            )?;
+            eprintln!(
+                "TUF cache for {} initialized in {} (trusted_root.json{})",
+                trust.mirror,
+                dir.display(),
+                if trust.signing_config.is_some() {
+                    ", signing_config.v0.2.json"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
         }
         Cmd::PublicKey { key, outfile } => {
             let pem = load_private_key(&key)?.public_key().to_pem();

@@ -1,9 +1,11 @@
 //! `cosign`: a client that is a drop-in for Go cosign v3 (same commands,
 //! flags, environment variables and files).
 //!
-//! This first slice covers keys: `generate-key-pair`, `import-key-pair` and
-//! `public-key`, with cosign's encrypted private key format byte-compatible
-//! in both directions (see [`keyfile`]).
+//! So far: keys (`generate-key-pair`, `import-key-pair`, `public-key`, with
+//! cosign's encrypted key format byte-compatible both ways, see [`keyfile`]),
+//! blobs (`sign-blob`, `verify-blob` with Sigstore bundles, keyless and with
+//! keys, see [`blob`]) and `initialize` (the TUF-distributed trust material,
+//! see [`tuf`]).
 
 pub mod blob;
 pub mod cli;
@@ -11,3 +13,4 @@ pub mod client;
 pub mod keyfile;
 pub mod keys;
 pub mod password;
+pub mod tuf;

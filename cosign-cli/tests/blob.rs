@@ -285,6 +285,29 @@ fn key_signing_through_our_rekor_then_offline_verification() {
     ok(&again);
     assert!(stderr(&again).contains("index: 0"), "{}", stderr(&again));
 
+    // An attestation (dsse entry) about the same blob.
+    std::fs::write(
+        d.join("pred.json"),
+        r#"{"buildType":"b","builder":{"id":"c"}}"#,
+    )
+    .unwrap();
+    let att = Command::new(COSIGN)
+        .args([
+            "attest-blob",
+            "--key",
+            "cosign.key",
+            "--signing-config",
+            &sc,
+        ])
+        .args(["--predicate", "pred.json", "--type", "slsaprovenance1"])
+        .args(["--bundle", "att.sigstore.json", "a.txt"])
+        .current_dir(d)
+        .env("COSIGN_PASSWORD", "pw")
+        .env("NO_PROXY", "127.0.0.1")
+        .output()
+        .unwrap();
+    ok(&att);
+
     // The log is stopped: everything below is offline.
     let _ = stop.send(());
     rt.block_on(server).unwrap().unwrap();
@@ -384,6 +407,69 @@ fn key_signing_through_our_rekor_then_offline_verification() {
     refused(
         &verify(&p, "cosign.pub", "a.txt"),
         "the logged signature is not the bundle's",
+    );
+    // The attestation: its statement names a.txt, its type is SLSA v1.
+    let att: Value =
+        serde_json::from_slice(&std::fs::read(d.join("att.sigstore.json")).unwrap()).unwrap();
+    assert_eq!(
+        att["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
+        "dsse"
+    );
+    let verify_att = |extra: &[&str]| {
+        let mut args = vec![
+            "verify-blob-attestation",
+            "--key",
+            "cosign.pub",
+            "--trusted-root",
+            &root,
+            "--bundle",
+            "att.sigstore.json",
+        ];
+        args.extend_from_slice(extra);
+        cosign(d, &args)
+    };
+    ok(&verify_att(&["--type", "slsaprovenance1", "a.txt"]));
+    ok(&verify_att(&[
+        "--type",
+        "https://slsa.dev/provenance/v1",
+        "a.txt",
+    ]));
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"an artifact"));
+    ok(&verify_att(&[
+        "--type",
+        "slsaprovenance1",
+        "--digest",
+        &digest,
+    ]));
+    ok(&verify_att(&[
+        "--type",
+        "slsaprovenance1",
+        "--check-claims=false",
+    ]));
+    refused(
+        &verify_att(&["a.txt"]),
+        "none of the attestations matched the predicate type",
+    );
+    refused(
+        &verify_att(&["--type", "slsaprovenance1", "b.txt"]),
+        "no subject of the in-toto statement has the artifact's digest",
+    );
+    // A message-signature bundle is not an attestation.
+    refused(
+        &cosign(
+            d,
+            &[
+                "verify-blob-attestation",
+                "--key",
+                "cosign.pub",
+                "--trusted-root",
+                &root,
+                "--bundle",
+                "a.sigstore.json",
+                "--check-claims=false",
+            ],
+        ),
+        "not an attestation",
     );
     // Keyless signing without a token says what is missing.
     refused(

@@ -466,7 +466,7 @@ stack_section() {
     fi
 
     # --- 2c'. our cosign (cosign-cli): keyless and key-based blobs with a signing config -------------
-    name="stack: our cosign sign-blob --identity-token \"\$TOKEN\" --signing-config \$SIGSTACK_SIGNING_CONFIG --bundle (the command up.sh prints; $ID_OURS)"
+    name="stack: our cosign sign-blob --identity-token \"\$TOKEN\" --signing-config \$SIGSTACK_SIGNING_CONFIG --bundle ($ID_OURS)"
     if stk_need "$name" up ours; then
         tok=$(stk_dev_token "$ID_OURS")
         if [ -z "$tok" ]; then
@@ -507,6 +507,74 @@ stack_section() {
         local r5=$?
         check "$name" "$([ "$r1$r2$r3$r4" = 0000 ] && [ "$r5" = 1 ] && echo 0 || echo 1)" \
             "keygen: $(tail -c 300 "$S/kgen.out"); our sign: $(stk_out ours-ksign "$r1" 400); Go verify: $(stk_out cos-kverify "$r2" 400); Go sign: $(stk_out cos-ksign "$r3" 400); our verify: $(stk_out ours-kverify "$r4" 400); our verify with the wrong key (want exit 1): $(stk_out ours-kverify-neg "$r5" 300)"
+    fi
+
+    # Attestations (in-toto statement in DSSE, dsse entry in Rekor), both ways with Go cosign.
+    name="stack: attestations both ways: our attest-blob --type slsaprovenance -> cosign $COSIGN_VERSION verify-blob-attestation, Go attest-blob (custom) -> ours"
+    local B_OURA="$S/att-ours.sigstore.json" B_COSA="$S/att-cosign.sigstore.json"
+    if stk_need "$name" up ours cosign; then
+        printf '{"buildType":"https://example.com/build","builder":{"id":"https://example.com/ci"}}\n' >"$S/pred-slsa.json"
+        printf 'custom predicate %s\n' "$(date +%s)" >"$S/pred-custom.txt"
+        stk_ours ours-att attest-blob --identity-token "$(stk_dev_token "$ID_OURS")" --signing-config "${STK_ENV[SIGSTACK_SIGNING_CONFIG]}" \
+            --predicate "$S/pred-slsa.json" --type slsaprovenance --bundle "$B_OURA" "$A_OURS"
+        local a1=$? a2 a3 a4 a5 a6
+        stk_cos files cos-att-verify verify-blob-attestation --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" --bundle "$B_OURA" \
+            --type slsaprovenance --certificate-identity "$ID_OURS" --certificate-oidc-issuer "$ISS" "$A_OURS"
+        a2=$?
+        stk_token_file "$S/cosign-att-token" "$(stk_dev_token "$ID_COS")"
+        stk_cos files cos-att attest-blob --yes --identity-token "$S/cosign-att-token" --signing-config "${STK_ENV[SIGSTACK_SIGNING_CONFIG]}" \
+            --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" --predicate "$S/pred-custom.txt" --bundle "$B_COSA" "$A_COS"
+        a3=$?
+        stk_ours ours-att-verify verify-blob-attestation --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" --bundle "$B_COSA" \
+            --certificate-identity "$ID_COS" --certificate-oidc-issuer "$ISS" "$A_COS"
+        a4=$?
+        # Refusals: the default --type custom on a SLSA attestation, and another artifact.
+        stk_ours ours-att-type verify-blob-attestation --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" --bundle "$B_OURA" \
+            --certificate-identity "$ID_OURS" --certificate-oidc-issuer "$ISS" "$A_OURS"
+        a5=$?
+        stk_ours ours-att-art verify-blob-attestation --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" --bundle "$B_COSA" \
+            --certificate-identity "$ID_COS" --certificate-oidc-issuer "$ISS" "$A_OURS"
+        a6=$?
+        check "$name" "$([ "$a1$a2$a3$a4" = 0000 ] && [ "$a5" = 1 ] && grep -q 'none of the attestations matched the predicate type' "$S/ours-att-type.out" &&
+            [ "$a6" = 1 ] && grep -q "no subject of the in-toto statement" "$S/ours-att-art.out" && echo 0 || echo 1)" \
+            "our attest: $(stk_out ours-att "$a1" 400); Go verify: $(stk_out cos-att-verify "$a2" 400); Go attest: $(stk_out cos-att "$a3" 400); our verify: $(stk_out ours-att-verify "$a4" 400); wrong type (want 1): $(stk_out ours-att-type "$a5" 300); wrong artifact (want 1): $(stk_out ours-att-art "$a6" 300)"
+    fi
+
+    # Over TUF: initialize from our mirror, then no trust files at all.
+    name="stack: our cosign initialize --mirror \$SIGSTACK_TUF_URL --root \$SIGSTACK_TUF_ROOT_JSON --root-checksum sha256:... (as up.sh prints, plus the checksum)"
+    local ours_init=0 B_OURT="$S/artifact-ours-tuf.sigstore.json"
+    if stk_need "$name" up ours; then
+        stk_ours ours-init initialize --mirror "${STK_ENV[SIGSTACK_TUF_URL]}" --root "${STK_ENV[SIGSTACK_TUF_ROOT_JSON]}" \
+            --root-checksum "sha256:$(stk_sha "${STK_ENV[SIGSTACK_TUF_ROOT_JSON]}")"
+        rc=$?
+        local ocached
+        ocached=$(find "$S/home-ours/tuf" -path '*targets/trusted_root.json' 2>/dev/null | head -1)
+        if [ "$rc" -eq 0 ] && [ -n "$ocached" ] && cmp -s "$ocached" "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}"; then
+            ours_init=1
+            pass "$name (cached trusted_root.json = \$SIGSTACK_TRUSTED_ROOT)"
+        else
+            fail "$name" "$(stk_out ours-init "$rc"); cached trusted_root.json '${ocached:-none}'"
+        fi
+    fi
+    name="stack: our cosign sign-blob over TUF (no --signing-config; $ID_OURS) and verify-blob over TUF (the commands up.sh prints) (no --trusted-root), also of cosign $COSIGN_VERSION's TUF bundle"
+    if stk_need "$name" up ours; then
+        if [ "$ours_init" != 1 ]; then
+            fail "$name" "our cosign initialize failed (see above)"
+        else
+            stk_ours ours-sign-tuf sign-blob --identity-token "$(stk_dev_token "$ID_OURS")" --bundle "$B_OURT" "$A_OURS"
+            rc=$?
+            stk_ours ours-verify-tuf verify-blob --bundle "$B_OURT" --certificate-identity "$ID_OURS" \
+                --certificate-oidc-issuer "$ISS" "$A_OURS"
+            st=$?
+            local r3=1
+            if [ -s "$B_COST" ]; then
+                stk_ours ours-verify-tuf-go verify-blob --bundle "$B_COST" --certificate-identity "$ID_COST" \
+                    --certificate-oidc-issuer "$ISS" "$A_COST"
+                r3=$?
+            fi
+            check "$name" "$([ "$rc$st$r3" = 000 ] && echo 0 || echo 1)" \
+                "sign: $(stk_out ours-sign-tuf "$rc" 400); verify: $(stk_out ours-verify-tuf "$st" 400); verify Go's: $(stk_out ours-verify-tuf-go "$r3" 400)"
+        fi
     fi
 
     # --- 2d. cross-verification: every client's bundle, verified by the others --------------------

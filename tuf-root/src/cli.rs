@@ -9,7 +9,7 @@ use sigstack_core::keys::PublicKey;
 use sigstack_core::trust::{
     ClientTrustConfig, SigningConfig, TrustedRoot, CLIENT_TRUST_CONFIG_MEDIA_TYPE_V0_1,
 };
-use sigstack_core::tuf::{self, Role, TrustedSet};
+use sigstack_core::tuf::{self, Role};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -742,90 +742,22 @@ fn rotate_key(a: RotateKeyArgs) -> Result<()> {
     publish_trust(&w, &input, false, &a.targets_key)
 }
 
-/// Fetches over HTTP from a repository base URL.
-struct HttpFetcher {
-    base: String,
-    rt: tokio::runtime::Runtime,
-    client: reqwest::Client,
-}
-
-impl tuf::Fetcher for HttpFetcher {
-    fn fetch(&mut self, path: &str, max_len: u64) -> Result<Option<Vec<u8>>, tuf::TufError> {
-        let url = format!("{}/{path}", self.base);
-        let err = |msg: String| tuf::TufError::Fetch {
-            name: url.clone(),
-            msg,
-        };
-        self.rt.block_on(async {
-            let mut resp = self
-                .client
-                .get(&url)
-                .timeout(std::time::Duration::from_secs(20))
-                .send()
-                .await
-                .map_err(|e| err(e.to_string()))?;
-            if resp.status() == reqwest::StatusCode::NOT_FOUND
-                || resp.status() == reqwest::StatusCode::FORBIDDEN
-            {
-                return Ok(None);
-            }
-            if !resp.status().is_success() {
-                return Err(err(format!("HTTP {}", resp.status())));
-            }
-            let mut out = Vec::new();
-            while let Some(chunk) = resp.chunk().await.map_err(|e| err(e.to_string()))? {
-                out.extend_from_slice(&chunk);
-                if out.len() as u64 > max_len {
-                    return Err(err(format!("more than {max_len} bytes")));
-                }
-            }
-            Ok(Some(out))
-        })
-    }
-}
-
 fn verify(a: VerifyArgs) -> Result<ExitCode> {
     let now = time_arg(&a.at)?.unwrap_or_else(OffsetDateTime::now_utc);
     let mut fetcher: Box<dyn tuf::Fetcher> = match (&a.dir, &a.repository, &a.url) {
         (Some(d), None, None) => Box::new(repo::DirFetcher(Workspace::open(d)?.repository())),
         (None, Some(r), None) => Box::new(repo::DirFetcher(r.clone())),
-        (None, None, Some(u)) => Box::new(HttpFetcher {
-            base: u.trim_end_matches('/').to_string(),
-            rt: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?,
-            client: reqwest::Client::new(),
-        }),
+        (None, None, Some(u)) => Box::new(sigstack_http::tuf_fetch::HttpFetcher::new(u)?),
         _ => bail!("give one of --dir, --repository, --url"),
     };
     let bootstrap = std::fs::read(&a.root).with_context(|| a.root.display().to_string())?;
-    let cached = |name: &str| {
-        a.cache
-            .as_ref()
-            .and_then(|c| std::fs::read(c.join(name)).ok())
-    };
-    let root = cached("root.json").unwrap_or(bootstrap);
-    let mut set = TrustedSet::new(&root, now).context("trusted root")?;
-    // Cached metadata is the rollback reference, as in a client; its own
-    // expiry does not matter here.
-    if let Some(ts) = cached("timestamp.json") {
-        let _ = set.update_timestamp(&ts);
-        if let Some(snap) = cached("snapshot.json") {
-            let _ = set.update_snapshot(&snap, true);
-        }
-    }
-    let result = tuf::refresh(&mut set, fetcher.as_mut());
-    if let (Some(cache), Ok(())) = (&a.cache, &result) {
-        std::fs::create_dir_all(cache)?;
-        repo::write_atomic(&cache.join("root.json"), set.root_bytes(), true)?;
-        if let Some(b) = set.timestamp_bytes() {
-            repo::write_atomic(&cache.join("timestamp.json"), b, true)?;
-        }
-        if let Some(b) = set.snapshot_bytes() {
-            repo::write_atomic(&cache.join("snapshot.json"), b, true)?;
-        }
-    }
-    result.context("repository refresh")?;
+    let set = sigstack_http::tuf_fetch::refresh_cached(
+        &bootstrap,
+        a.cache.as_deref(),
+        fetcher.as_mut(),
+        now,
+    )
+    .context("repository refresh")?;
     // Offline roles and certificates: warn --warn-days ahead. Snapshot and
     // timestamp are renewed by `refresh` at half-life, so less than two
     // days left means the refresh job is not running.

@@ -838,36 +838,7 @@ pub fn verify_dir(
     Ok(set)
 }
 
-/// Reads repository files from a directory.
-pub struct DirFetcher(pub PathBuf);
-
-impl tuf::Fetcher for DirFetcher {
-    fn fetch(&mut self, path: &str, max_len: u64) -> Result<Option<Vec<u8>>, tuf::TufError> {
-        let p = self.0.join(path);
-        match std::fs::metadata(&p) {
-            Ok(m) if m.len() > max_len => {
-                return Err(tuf::TufError::Fetch {
-                    name: path.into(),
-                    msg: format!("{} bytes, more than the {max_len} allowed", m.len()),
-                })
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => {
-                return Err(tuf::TufError::Fetch {
-                    name: path.into(),
-                    msg: e.to_string(),
-                })
-            }
-        }
-        std::fs::read(&p)
-            .map(Some)
-            .map_err(|e| tuf::TufError::Fetch {
-                name: path.into(),
-                msg: e.to_string(),
-            })
-    }
-}
+pub use sigstack_http::tuf_fetch::DirFetcher;
 
 fn days(n: u32) -> Duration {
     Duration::days(i64::from(n))

@@ -89,6 +89,7 @@ pub fn render(registry: &Registry) -> String {
 }
 
 pub mod tls;
+pub mod tuf_fetch;
 
 /// Completes on SIGINT or SIGTERM (what `docker stop` and `scripts/down.sh` send).
 pub async fn shutdown_signal() {

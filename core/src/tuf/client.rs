@@ -93,6 +93,9 @@ impl TrustedSet {
     pub fn targets(&self) -> Option<&Targets> {
         self.targets.as_ref().map(|t| &t.0)
     }
+    pub fn targets_bytes(&self) -> Option<&[u8]> {
+        self.targets.as_ref().map(|(_, b)| b.as_slice())
+    }
     pub fn now(&self) -> OffsetDateTime {
         self.now
     }

@@ -504,6 +504,9 @@ fn key_bundle_verifies_and_binds_the_key() {
     let key = SignerPolicy::Key(c.signer.public_key());
     let v = check(&c.bundle, &c.root, &c.artifact, &key).unwrap();
     assert_eq!(v.log_indices, vec![0]);
+    // A message signature is about an artifact; none given is an error.
+    let err = verify_bundle(&c.bundle, &c.root, Artifact::Unchecked, &key, &opts()).unwrap_err();
+    assert!(matches!(err, VerifyError::Artifact(_)), "{err}");
     assert!(v.subject.is_none());
     // Another key: the logged key differs, and so does the signature.
     let other = SignerPolicy::Key(SigningKey::generate_p256().public_key());
@@ -567,6 +570,8 @@ fn dsse_bundle_checks_the_statement_subject() {
     check(&b, &r, artifact, &key).unwrap();
     let err = check(&b, &r, b"another thing", &key).unwrap_err();
     assert!(matches!(err, VerifyError::Artifact(_)), "{err}");
+    // --check-claims=false: the signature still counts, the subject not.
+    verify_bundle(&b, &r, Artifact::Unchecked, &key, &opts()).unwrap();
     let mut bad = b.clone();
     let BundleContent::DsseEnvelope(env) = &mut bad.content else {
         panic!()
