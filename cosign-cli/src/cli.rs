@@ -129,6 +129,22 @@ enum Cmd {
         #[arg(long = "root-checksum", env = "COSIGN_ROOT_CHECKSUM")]
         root_checksum: Option<String>,
     },
+    /// Print the version.
+    Version {
+        /// As JSON.
+        #[arg(long = "json")]
+        json: bool,
+    },
+    /// Print the environment variables this client reads, and their values
+    /// (secrets masked).
+    Env {
+        #[arg(long = "show-descriptions", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+        show_descriptions: bool,
+        #[arg(long = "show-sensitive-values", default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+        show_sensitive_values: bool,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completion { shell: clap_complete::Shell },
     /// Print the public key of a private key.
     PublicKey {
         /// Key reference: a file or env://VAR.
@@ -250,6 +266,59 @@ fn verify_bare_signature(
     Ok(())
 }
 
+/// The variables this client reads (besides `COSIGN_<FLAG>` for each flag):
+/// name, description, what it expects, whether the value is a secret.
+const ENV_VARS: &[(&str, &str, &str, bool)] = &[
+    (
+        "COSIGN_PASSWORD",
+        "password for the private key",
+        "string",
+        true,
+    ),
+    (
+        "SIGSTORE_ID_TOKEN",
+        "OIDC identity token for keyless signing",
+        "a JWT",
+        true,
+    ),
+    (
+        "TUF_ROOT",
+        "TUF cache directory (default ~/.sigstore/root)",
+        "a directory path",
+        false,
+    ),
+    (
+        "TUF_MIRROR",
+        "TUF mirror, overriding the one `initialize` recorded",
+        "a URL",
+        false,
+    ),
+    (
+        "TUF_ROOT_JSON",
+        "initial root.json for TUF_MIRROR",
+        "a file path",
+        false,
+    ),
+];
+
+/// `cosign env`: `# NAME description`, `# Expects: ...`, `NAME=value`.
+fn env_report(descriptions: bool, sensitive: bool) -> String {
+    let mut out = String::new();
+    for (name, desc, expects, secret) in ENV_VARS {
+        if descriptions {
+            out.push_str(&format!("# {name} {desc}\n# Expects: {expects}\n"));
+        }
+        let value = std::env::var(name).unwrap_or_default();
+        let shown = if *secret && !sensitive && !value.is_empty() {
+            "******".to_string()
+        } else {
+            value
+        };
+        out.push_str(&format!("{name}={shown}\n"));
+    }
+    out
+}
+
 fn run(cmd: Cmd) -> Result<()> {
     match cmd {
         Cmd::GenerateKeyPair {
@@ -341,6 +410,30 @@ fn run(cmd: Cmd) -> Result<()> {
                     ""
                 }
             );
+            Ok(())
+        }
+        Cmd::Version { json } => {
+            let version = env!("CARGO_PKG_VERSION");
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"gitVersion": version, "compiler": "rustc", "platform": std::env::consts::ARCH})
+                );
+            } else {
+                println!("cosign (sigstack cosign-cli) {version}");
+            }
+            Ok(())
+        }
+        Cmd::Env {
+            show_descriptions,
+            show_sensitive_values,
+        } => {
+            print!("{}", env_report(show_descriptions, show_sensitive_values));
+            Ok(())
+        }
+        Cmd::Completion { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "cosign", &mut std::io::stdout());
             Ok(())
         }
         Cmd::PublicKey { key, outfile } => {

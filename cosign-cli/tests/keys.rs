@@ -79,3 +79,40 @@ fn blob_signatures_verify_with_the_public_key() {
         assert!(key.public_key().verify_message(b"blob2", &sig).is_err());
     }
 }
+
+#[test]
+fn version_env_and_completion() {
+    let run = |args: &[&str], envs: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_cosign"));
+        c.args(args).env_remove("SIGSTORE_ID_TOKEN");
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    assert!(run(&["version"], &[]).contains(env!("CARGO_PKG_VERSION")));
+    let v: serde_json::Value = serde_json::from_str(&run(&["version", "--json"], &[])).unwrap();
+    assert_eq!(v["gitVersion"], env!("CARGO_PKG_VERSION"));
+    // Secrets are masked unless asked for.
+    let env = run(
+        &["env"],
+        &[("COSIGN_PASSWORD", "hunter2"), ("TUF_ROOT", "/x")],
+    );
+    assert!(env.contains("COSIGN_PASSWORD=******\n"), "{env}");
+    assert!(env.contains("TUF_ROOT=/x\n"));
+    assert!(env.contains("# Expects: "));
+    let env = run(
+        &[
+            "env",
+            "--show-sensitive-values",
+            "--show-descriptions=false",
+        ],
+        &[("COSIGN_PASSWORD", "hunter2")],
+    );
+    assert!(env.contains("COSIGN_PASSWORD=hunter2\n"));
+    assert!(!env.contains('#'));
+    let bash = run(&["completion", "bash"], &[]);
+    assert!(bash.contains("verify-blob-attestation"));
+}
