@@ -536,9 +536,7 @@ fn verify_with(a: &VerifyFlags, artifact: Artifact<'_>, attestation: bool) -> Re
                 .map_err(|e| anyhow!("trusted root from {}: {e}", trust.mirror))?
         }
     };
-    let bundle =
-        Bundle::from_json(&std::fs::read(path).with_context(|| format!("reading bundle {path}"))?)
-            .map_err(|e| anyhow!("bundle {path}: {e}"))?;
+    let bundle = read_bundle(path)?;
     if attestation && !matches!(bundle.content, BundleContent::DsseEnvelope(_)) {
         bail!("bundle {path} holds a message signature, not an attestation: use verify-blob");
     }
@@ -553,6 +551,21 @@ fn verify_with(a: &VerifyFlags, artifact: Artifact<'_>, attestation: bool) -> Re
     verify::verify_bundle(&bundle, &root, artifact, &policy, &opts)
         .map_err(|e: VerifyError| anyhow!("verifying bundle {path}: {e}"))?;
     Ok(bundle)
+}
+
+/// A Sigstore bundle (v0.1 to v0.3), or Go cosign's legacy bundle file,
+/// detected as upstream does: the protobuf form first.
+fn read_bundle(path: &str) -> Result<Bundle> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading bundle {path}"))?;
+    match Bundle::from_json(&bytes) {
+        Ok(b) => Ok(b),
+        Err(e) => match serde_json::from_slice::<Value>(&bytes) {
+            Ok(v) if crate::legacy::is_legacy(&v) => {
+                Ok(crate::legacy::to_bundle(&v).map_err(|e| anyhow!("bundle {path}: {e}"))?)
+            }
+            _ => Err(anyhow!("bundle {path}: {e}")),
+        },
+    }
 }
 
 /// `verify-blob --bundle`: the blob is a file, `-`, or `sha256:<hex>`.

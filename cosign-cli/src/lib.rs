@@ -12,5 +12,6 @@ pub mod cli;
 pub mod client;
 pub mod keyfile;
 pub mod keys;
+pub mod legacy;
 pub mod password;
 pub mod tuf;

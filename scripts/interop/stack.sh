@@ -540,6 +540,27 @@ stack_section() {
             "our attest: $(stk_out ours-att "$a1" 400); Go verify: $(stk_out cos-att-verify "$a2" 400); Go attest: $(stk_out cos-att "$a3" 400); our verify: $(stk_out ours-att-verify "$a4" 400); wrong type (want 1): $(stk_out ours-att-type "$a5" 300); wrong artifact (want 1): $(stk_out ours-att-art "$a6" 300)"
     fi
 
+    # Go cosign's legacy bundle file (--new-bundle-format=false, service flags; Go needs the
+    # CT log key and Fulcio chain from the legacy SIGSTORE_* variables), read by our verify-blob.
+    name="stack: our cosign verify-blob reads cosign $COSIGN_VERSION's legacy bundle (--new-bundle-format=false; keyless) and refuses another artifact"
+    if stk_need "$name" up ours cosign; then
+        stk_token_file "$S/cosign-legacy-token" "$(stk_dev_token "$ID_COS")"
+        SIGSTORE_CT_LOG_PUBLIC_KEY_FILE="$STK_STATE/ctlog/ctlog.pub.pem" SIGSTORE_ROOT_FILE="$STK_STATE/fulcio/ca/chain.pem" \
+            stk_cos legacy cos-legacy sign-blob --yes --identity-token "$S/cosign-legacy-token" --new-bundle-format=false \
+            --use-signing-config=false --fulcio-url "${STK_ENV[SIGSTACK_FULCIO_URL]}" --rekor-url "${STK_ENV[SIGSTACK_REKOR_URL]}" \
+            --oidc-issuer "$ISS" --bundle "$S/legacy.json" "$A_COS"
+        local l1=$? l2 l3
+        stk_ours ours-legacy verify-blob --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" --bundle "$S/legacy.json" \
+            --certificate-identity "$ID_COS" --certificate-oidc-issuer "$ISS" "$A_COS"
+        l2=$?
+        stk_ours ours-legacy-neg verify-blob --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" --bundle "$S/legacy.json" \
+            --certificate-identity "$ID_COS" --certificate-oidc-issuer "$ISS" "$A_OURS"
+        l3=$?
+        check "$name" "$([ "$l1$l2" = 00 ] && jq -e '.base64Signature and .rekorBundle.SignedEntryTimestamp' "$S/legacy.json" >/dev/null 2>&1 &&
+            [ "$l3" = 1 ] && echo 0 || echo 1)" \
+            "Go sign: $(stk_out cos-legacy "$l1" 400); our verify: $(stk_out ours-legacy "$l2" 400); other artifact (want 1): $(stk_out ours-legacy-neg "$l3" 300)"
+    fi
+
     # Over TUF: initialize from our mirror, then no trust files at all.
     name="stack: our cosign initialize --mirror \$SIGSTACK_TUF_URL --root \$SIGSTACK_TUF_ROOT_JSON --root-checksum sha256:... (as up.sh prints, plus the checksum)"
     local ours_init=0 B_OURT="$S/artifact-ours-tuf.sigstore.json"
