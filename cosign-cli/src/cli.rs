@@ -129,6 +129,18 @@ enum Cmd {
         #[arg(long = "root-checksum", env = "COSIGN_ROOT_CHECKSUM")]
         root_checksum: Option<String>,
     },
+    /// Create a trusted_root.json from a private stack's keys and chains.
+    #[command(name = "trusted-root")]
+    TrustedRoot {
+        #[command(subcommand)]
+        cmd: TrustedRootCmd,
+    },
+    /// Create a signing_config.v0.2.json naming a private stack's services.
+    #[command(name = "signing-config")]
+    SigningConfig {
+        #[command(subcommand)]
+        cmd: SigningConfigCmd,
+    },
     /// Print the version.
     Version {
         /// As JSON.
@@ -153,6 +165,67 @@ enum Cmd {
         #[arg(long = "outfile", env = "COSIGN_OUTFILE")]
         outfile: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum TrustedRootCmd {
+    /// Build the document from PEM files (repeat each flag per instance).
+    Create {
+        /// url=..,certificate-chain=PEM[,start-time=RFC3339][,end-time=RFC3339]
+        #[arg(long = "fulcio")]
+        fulcio: Vec<String>,
+        /// url=..,public-key=PEM,start-time=RFC3339[,end-time=..][,origin=..] (origin: a tiles log)
+        #[arg(long = "rekor")]
+        rekor: Vec<String>,
+        /// url=..,public-key=PEM,start-time=RFC3339[,end-time=..]
+        #[arg(long = "ctfe")]
+        ctfe: Vec<String>,
+        /// url=..,certificate-chain=PEM[,start-time=..][,end-time=..]
+        #[arg(long = "tsa")]
+        tsa: Vec<String>,
+        /// Write here instead of stdout.
+        #[arg(long = "out")]
+        out: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SigningConfigCmd {
+    /// Build the document (repeat each service flag per instance).
+    Create {
+        /// url=..,api-version=1,start-time=RFC3339,operator=..[,end-time=..]
+        #[arg(long = "fulcio")]
+        fulcio: Vec<String>,
+        /// url=..,api-version=1|2,start-time=..,operator=..[,end-time=..]
+        #[arg(long = "rekor")]
+        rekor: Vec<String>,
+        /// url=..,api-version=1,start-time=..,operator=..[,end-time=..]
+        #[arg(long = "oidc-provider")]
+        oidc_provider: Vec<String>,
+        /// url=..,api-version=1,start-time=..,operator=..[,end-time=..]
+        #[arg(long = "tsa")]
+        tsa: Vec<String>,
+        /// ANY, ALL or EXACT:<n>
+        #[arg(long = "rekor-config", default_value = "ANY")]
+        rekor_config: String,
+        /// ANY, ALL or EXACT:<n>
+        #[arg(long = "tsa-config", default_value = "ANY")]
+        tsa_config: String,
+        #[arg(long = "out")]
+        out: Option<String>,
+    },
+}
+
+/// A document to `--out` (0644) or stdout.
+fn emit(bytes: &[u8], out: Option<String>) -> Result<()> {
+    match out {
+        Some(p) => {
+            write_file(Path::new(&p), bytes, 0o644)?;
+            eprintln!("Wrote {p}");
+        }
+        None => std::io::stdout().write_all(bytes)?,
+    }
+    Ok(())
 }
 
 pub fn main() -> ExitCode {
@@ -412,6 +485,46 @@ fn run(cmd: Cmd) -> Result<()> {
             );
             Ok(())
         }
+        Cmd::TrustedRoot {
+            cmd:
+                TrustedRootCmd::Create {
+                    fulcio,
+                    rekor,
+                    ctfe,
+                    tsa,
+                    out,
+                },
+        } => emit(
+            &crate::trustcfg::trusted_root(&crate::trustcfg::TrustedRootSpec {
+                fulcio,
+                rekor,
+                ctfe,
+                tsa,
+            })?,
+            out,
+        ),
+        Cmd::SigningConfig {
+            cmd:
+                SigningConfigCmd::Create {
+                    fulcio,
+                    rekor,
+                    oidc_provider,
+                    tsa,
+                    rekor_config,
+                    tsa_config,
+                    out,
+                },
+        } => emit(
+            &crate::trustcfg::signing_config(&crate::trustcfg::SigningConfigSpec {
+                fulcio,
+                rekor,
+                oidc_provider,
+                tsa,
+                rekor_config,
+                tsa_config,
+            })?,
+            out,
+        ),
         Cmd::Version { json } => {
             let version = env!("CARGO_PKG_VERSION");
             if json {

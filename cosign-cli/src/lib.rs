@@ -14,4 +14,5 @@ pub mod keyfile;
 pub mod keys;
 pub mod legacy;
 pub mod password;
+pub mod trustcfg;
 pub mod tuf;

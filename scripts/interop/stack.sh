@@ -561,6 +561,38 @@ stack_section() {
             "Go sign: $(stk_out cos-legacy "$l1" 400); our verify: $(stk_out ours-legacy "$l2" 400); other artifact (want 1): $(stk_out ours-legacy-neg "$l3" 300)"
     fi
 
+    # Trust documents made by our `trusted-root create` / `signing-config create` from the
+    # stack's public material: Go cosign signs with that signing config and verifies with that
+    # root (its own bundle and ours), and ours verifies Go's.
+    name="stack: our trusted-root create + signing-config create from the stack's keys; cosign $COSIGN_VERSION signs and verifies with them"
+    if stk_need "$name" up ours cosign "file:$B_OURS:bundle from our cosign sign-blob case"; then
+        local TC="$S/created" t1 t2 t3 t4 t5
+        mkdir -p "$TC"
+        "${CURL[@]}" -fsS "${STK_ENV[SIGSTACK_REKOR_URL]}/api/v1/log/publicKey" -o "$TC/rekor.pub" 2>"$TC/curl.err"
+        stk_ours tc-root trusted-root create --out "$TC/trusted_root.json" \
+            --fulcio "url=${STK_ENV[SIGSTACK_FULCIO_URL]},certificate-chain=$STK_STATE/fulcio/ca/chain.pem" \
+            --rekor "url=${STK_ENV[SIGSTACK_REKOR_URL]},public-key=$TC/rekor.pub,start-time=2020-01-01T00:00:00Z" \
+            --ctfe "url=${STK_ENV[SIGSTACK_CTLOG_URL]},public-key=$STK_STATE/ctlog/ctlog.pub.pem,start-time=2020-01-01T00:00:00Z"
+        t1=$?
+        stk_ours tc-sc signing-config create --out "$TC/signing_config.json" \
+            --fulcio "url=${STK_ENV[SIGSTACK_FULCIO_URL]},api-version=1,start-time=2020-01-01T00:00:00Z,operator=interop" \
+            --rekor "url=${STK_ENV[SIGSTACK_REKOR_URL]},api-version=1,start-time=2020-01-01T00:00:00Z,operator=interop" \
+            --oidc-provider "url=$ISS,api-version=1,start-time=2020-01-01T00:00:00Z,operator=interop"
+        t2=$?
+        stk_token_file "$S/cosign-tc-token" "$(stk_dev_token "$ID_COS")"
+        stk_cos files tc-go-sign sign-blob --yes --identity-token "$S/cosign-tc-token" --signing-config "$TC/signing_config.json" \
+            --trusted-root "$TC/trusted_root.json" --bundle "$TC/go.sigstore.json" "$A_COS"
+        t3=$?
+        stk_cos files tc-go-verify verify-blob --trusted-root "$TC/trusted_root.json" --bundle "$B_OURS" \
+            --certificate-identity "$ID_OURS" --certificate-oidc-issuer "$ISS" "$A_OURS"
+        t4=$?
+        stk_ours tc-ours-verify verify-blob --trusted-root "$TC/trusted_root.json" --bundle "$TC/go.sigstore.json" \
+            --certificate-identity "$ID_COS" --certificate-oidc-issuer "$ISS" "$A_COS"
+        t5=$?
+        check "$name" "$([ "$t1$t2$t3$t4$t5" = 00000 ] && echo 0 || echo 1)" \
+            "trusted-root create: $(stk_out tc-root "$t1" 300); signing-config create: $(stk_out tc-sc "$t2" 300); Go sign: $(stk_out tc-go-sign "$t3" 300); Go verify ours: $(stk_out tc-go-verify "$t4" 300); ours verify Go's: $(stk_out tc-ours-verify "$t5" 300)"
+    fi
+
     # Over TUF: initialize from our mirror, then no trust files at all.
     name="stack: our cosign initialize --mirror \$SIGSTACK_TUF_URL --root \$SIGSTACK_TUF_ROOT_JSON --root-checksum sha256:... (as up.sh prints, plus the checksum)"
     local ours_init=0 B_OURT="$S/artifact-ours-tuf.sigstore.json"

@@ -10,15 +10,12 @@
 //! selectors set. Everything we publish is re-parsed with the strict
 //! models of `sigstack_core::trust` and checked again before signing.
 
-use sigstack_core::keys::{self, PublicKey};
 use sigstack_core::trust::{
-    CertificateAuthority, DistinguishedName, HashAlgorithm, LogId, PublicKeyDetails, Service,
-    ServiceConfiguration, ServiceSelector, SigningConfig, TimeRange, TransparencyLogInstance,
-    TrustedRoot, X509Certificate, X509CertificateChain, SIGNING_CONFIG_MEDIA_TYPE_V0_2,
+    build, CertificateAuthority, Service, ServiceConfiguration, ServiceSelector, SigningConfig,
+    TimeRange, TransparencyLogInstance, TrustedRoot, SIGNING_CONFIG_MEDIA_TYPE_V0_2,
     TRUSTED_ROOT_MEDIA_TYPE_V0_1,
 };
 use time::OffsetDateTime;
-use x509_cert::Certificate;
 
 use crate::Error;
 
@@ -52,99 +49,21 @@ pub struct TrustInput {
     pub old_end: Option<OffsetDateTime>,
 }
 
-/// A certificate time as `OffsetDateTime`.
-pub fn x509_time(t: &x509_cert::time::Time) -> OffsetDateTime {
-    let secs = t.to_unix_duration().as_secs();
-    OffsetDateTime::from_unix_timestamp(i64::try_from(secs).unwrap_or(i64::MAX))
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-}
+pub use sigstack_core::trust::build::x509_time;
 
 fn trim_url(u: &str) -> String {
     u.trim_end_matches('/').to_string()
 }
 
-fn key_details(key: &PublicKey) -> Result<PublicKeyDetails, Error> {
-    Ok(match key {
-        PublicKey::P256(_) => PublicKeyDetails::PKIX_ECDSA_P256_SHA_256,
-        PublicKey::P384(_) => PublicKeyDetails::PKIX_ECDSA_P384_SHA_384,
-        PublicKey::P521(_) => PublicKeyDetails::PKIX_ECDSA_P521_SHA_512,
-        PublicKey::Ed25519(_) => PublicKeyDetails::PKIX_ED25519,
-        PublicKey::Rsa(k) => {
-            use rsa::traits::PublicKeyParts;
-            match k.size() * 8 {
-                2048 => PublicKeyDetails::PKIX_RSA_PKCS1V15_2048_SHA256,
-                3072 => PublicKeyDetails::PKIX_RSA_PKCS1V15_3072_SHA256,
-                4096 => PublicKeyDetails::PKIX_RSA_PKCS1V15_4096_SHA256,
-                bits => {
-                    return Err(Error::TrustedRoot(format!(
-                        "RSA-{bits} log keys are not supported by clients"
-                    )))
-                }
-            }
-        }
-    })
-}
-
 /// A Rekor v1 or CT log entry: log ID = SHA-256 of the DER SPKI.
 fn log_instance(input: &LogInput, start: OffsetDateTime) -> Result<TransparencyLogInstance, Error> {
-    let key = PublicKey::from_spki_der(&input.spki_der)
-        .map_err(|e| Error::TrustedRoot(format!("{}: {e}", input.url)))?;
-    Ok(TransparencyLogInstance {
-        base_url: trim_url(&input.url),
-        hash_algorithm: HashAlgorithm::Sha2_256,
-        public_key: sigstack_core::trust::PublicKey {
-            raw_bytes: Some(key.to_spki_der()),
-            key_details: key_details(&key)?,
-            valid_for: Some(TimeRange { start, end: None }),
-        },
-        log_id: LogId {
-            key_id: keys::sha256_key_id(&key.to_spki_der()).to_vec(),
-        },
-        checkpoint_key_id: None,
-        operator: String::new(),
-    })
-}
-
-fn parse_chain(chain: &[Vec<u8>]) -> Result<Vec<Certificate>, Error> {
-    if chain.is_empty() {
-        return Err(Error::TrustedRoot("empty certificate chain".into()));
-    }
-    chain
-        .iter()
-        .map(|der| keys::parse_certificate_der(der).map_err(|e| Error::TrustedRoot(e.to_string())))
-        .collect()
-}
-
-/// Organization and common name of a certificate's subject (the trust
-/// anchor's; sigstore-python requires both).
-fn subject_of(cert: &Certificate, fallback_org: &str) -> DistinguishedName {
-    let mut dn = DistinguishedName::default();
-    for rdn in cert.tbs_certificate.subject.0.iter() {
-        for atv in rdn.0.iter() {
-            let value = atv
-                .value
-                .decode_as::<der::asn1::Utf8StringRef<'_>>()
-                .map(|s| s.as_str().to_string())
-                .or_else(|_| {
-                    atv.value
-                        .decode_as::<der::asn1::PrintableStringRef<'_>>()
-                        .map(|s| s.as_str().to_string())
-                });
-            let Ok(value) = value else { continue };
-            match atv.oid.to_string().as_str() {
-                "2.5.4.10" if dn.organization.is_empty() => dn.organization = value,
-                "2.5.4.3" if dn.common_name.is_empty() => dn.common_name = value,
-                _ => {}
-            }
-        }
-    }
-    if dn.organization.is_empty() {
-        dn.organization = fallback_org.to_string();
-    }
-    if dn.common_name.is_empty() {
-        dn.common_name = dn.organization.clone();
-    }
-    dn
+    build::log_instance(
+        &input.url,
+        &input.spki_der,
+        None,
+        TimeRange { start, end: None },
+    )
+    .map_err(|e| Error::TrustedRoot(e.to_string()))
 }
 
 fn ca_entry(
@@ -152,29 +71,8 @@ fn ca_entry(
     start: Option<OffsetDateTime>,
     operator: &str,
 ) -> Result<CertificateAuthority, Error> {
-    let certs = parse_chain(&input.chain_der)?;
-    let anchor = certs
-        .last()
-        .ok_or_else(|| Error::TrustedRoot("empty chain".into()))?;
-    let start = match start {
-        Some(s) => s,
-        None => x509_time(&certs[0].tbs_certificate.validity.not_before),
-    };
-    Ok(CertificateAuthority {
-        subject: subject_of(anchor, operator),
-        uri: trim_url(&input.url),
-        cert_chain: X509CertificateChain {
-            certificates: input
-                .chain_der
-                .iter()
-                .map(|d| X509Certificate {
-                    raw_bytes: d.clone(),
-                })
-                .collect(),
-        },
-        valid_for: TimeRange { start, end: None },
-        operator: String::new(),
-    })
+    build::certificate_authority(&input.url, &input.chain_der, start, None, operator)
+        .map_err(|e| Error::TrustedRoot(e.to_string()))
 }
 
 /// Ends the active entries that `new` replaces (same URL, other key) and
@@ -359,124 +257,21 @@ pub fn to_bytes<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, Error> {
     Ok(out)
 }
 
-/// Refuses a trusted root that some client would reject (strict model plus
-/// the rules sigstore-go and sigstore-python add).
+/// Refuses a trusted root that some client would reject
+/// ([`build::validate_trusted_root`]).
 pub fn validate_trusted_root(bytes: &[u8]) -> Result<TrustedRoot, Error> {
-    let tr = TrustedRoot::from_json(bytes).map_err(|e| Error::TrustedRoot(e.to_string()))?;
-    let bad = |m: String| Err(Error::TrustedRoot(m));
-    if tr.media_type != TRUSTED_ROOT_MEDIA_TYPE_V0_1 {
-        return bad(format!(
-            "media type must be {TRUSTED_ROOT_MEDIA_TYPE_V0_1:?} (cosign and sigstore-python reject others)"
-        ));
-    }
-    // sigstore-python's model requires these keys even when empty.
-    let raw: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| Error::TrustedRoot(e.to_string()))?;
-    for k in ["tlogs", "certificateAuthorities", "ctlogs"] {
-        if raw.get(k).is_none() {
-            return bad(format!("{k} must be present (sigstore-python requires it)"));
-        }
-    }
-    for (kind, logs) in [("tlog", &tr.tlogs), ("ctlog", &tr.ctlogs)] {
-        for l in logs {
-            let who = format!("{kind} {}", l.base_url);
-            if l.base_url.is_empty() {
-                return bad(format!("{kind} without baseUrl"));
-            }
-            if l.hash_algorithm != HashAlgorithm::Sha2_256 {
-                return bad(format!("{who}: hashAlgorithm must be SHA2_256"));
-            }
-            let Some(raw) = &l.public_key.raw_bytes else {
-                return bad(format!("{who}: no publicKey.rawBytes"));
-            };
-            let key = PublicKey::from_spki_der(raw)
-                .map_err(|e| Error::TrustedRoot(format!("{who}: {e}")))?;
-            if key_details(&key)? != l.public_key.key_details {
-                return bad(format!("{who}: keyDetails do not match the key"));
-            }
-            match &l.public_key.valid_for {
-                Some(v) if v.end.is_none_or(|e| e >= v.start) => {}
-                Some(_) => return bad(format!("{who}: validFor ends before it starts")),
-                None => return bad(format!("{who}: validFor.start is required (sigstore-go)")),
-            }
-            if l.log_id.key_id.len() != 32 {
-                return bad(format!("{who}: logId.keyId must be 32 bytes"));
-            }
-            if l.checkpoint_key_id.is_some() || !l.operator.is_empty() {
-                return bad(format!(
-                    "{who}: checkpointKeyId/operator are v0.2-only fields"
-                ));
-            }
-        }
-    }
-    for (kind, cas) in [
-        ("CA", &tr.certificate_authorities),
-        ("TSA", &tr.timestamp_authorities),
-    ] {
-        for c in cas {
-            let who = format!("{kind} {}", c.uri);
-            if c.subject.organization.is_empty() || c.subject.common_name.is_empty() {
-                return bad(format!(
-                    "{who}: subject organization and commonName are required"
-                ));
-            }
-            let chain: Vec<Vec<u8>> = c
-                .cert_chain
-                .certificates
-                .iter()
-                .map(|x| x.raw_bytes.clone())
-                .collect();
-            parse_chain(&chain).map_err(|e| Error::TrustedRoot(format!("{who}: {e}")))?;
-            if c.valid_for.end.is_some_and(|e| e < c.valid_for.start) {
-                return bad(format!("{who}: validFor ends before it starts"));
-            }
-            if !c.operator.is_empty() {
-                return bad(format!("{who}: operator is a v0.2-only field"));
-            }
-        }
-    }
-    Ok(tr)
+    build::validate_trusted_root(bytes).map_err(|e| Error::TrustedRoot(material_message(e)))
 }
 
-/// Refuses a signing config some client would reject.
+/// Refuses a signing config some client would reject
+/// ([`build::validate_signing_config`]).
 pub fn validate_signing_config(bytes: &[u8]) -> Result<SigningConfig, Error> {
-    let sc = SigningConfig::from_json(bytes).map_err(|e| Error::SigningConfig(e.to_string()))?;
-    let bad = |m: String| Err(Error::SigningConfig(m));
-    let lists = [
-        ("caUrls", &sc.ca_urls, &[1u32][..]),
-        ("oidcUrls", &sc.oidc_urls, &[1][..]),
-        ("rekorTlogUrls", &sc.rekor_tlog_urls, &[1, 2][..]),
-        ("tsaUrls", &sc.tsa_urls, &[1][..]),
-    ];
-    for (name, list, versions) in lists {
-        for s in list {
-            if s.url.is_empty() || s.operator.is_empty() || s.valid_for.is_none() {
-                return bad(format!(
-                    "{name}: every service needs url, validFor and operator"
-                ));
-            }
-            if !versions.contains(&s.major_api_version) {
-                return bad(format!(
-                    "{name} {}: majorApiVersion {} is not one clients support",
-                    s.url, s.major_api_version
-                ));
-            }
-            url::Url::parse(&s.url)
-                .map_err(|e| Error::SigningConfig(format!("{name} {}: {e}", s.url)))?;
-        }
+    build::validate_signing_config(bytes).map_err(|e| Error::SigningConfig(material_message(e)))
+}
+
+fn material_message(e: sigstack_core::trust::TrustError) -> String {
+    match e {
+        sigstack_core::trust::TrustError::Material(m) => m,
+        other => other.to_string(),
     }
-    for (name, c) in [
-        ("rekorTlogConfig", &sc.rekor_tlog_config),
-        ("tsaConfig", &sc.tsa_config),
-    ] {
-        match c {
-            Some(c) if c.selector != ServiceSelector::Undefined => {}
-            _ => {
-                return bad(format!(
-                    "{name} must set a selector (sigstore-go and cosign require it)"
-                ))
-            }
-        }
-    }
-    Ok(sc)
 }

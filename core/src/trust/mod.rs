@@ -21,6 +21,7 @@
 //! lists, the signing config's lists and service fields, a log entry's
 //! `logIndex`). Otherwise default values are omitted, as proto3 JSON does.
 
+pub mod build;
 mod bundle;
 mod common;
 pub(crate) mod proto;
@@ -61,4 +62,7 @@ pub enum TrustError {
     /// A bundle that parses but breaks a rule every client enforces.
     #[error("invalid bundle: {0}")]
     InvalidBundle(String),
+    /// Key or certificate material that cannot go into a trusted root.
+    #[error("invalid trust material: {0}")]
+    Material(String),
 }
