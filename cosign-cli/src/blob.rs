@@ -21,9 +21,9 @@ use sigstack_core::verify::{
 };
 use time::OffsetDateTime;
 
-use crate::cli::{load_private_key, read_blob, read_key_ref, write_file};
+use crate::cli::{load_signing_key, read_blob, read_key_ref, write_file};
 use crate::client::{self, Http};
-use crate::keys::PrivateKey;
+use crate::keys::{PrivateKey, SigningKey};
 
 /// Go cosign's default `--timeout`.
 const TIMEOUT: Duration = Duration::from_secs(180);
@@ -119,7 +119,7 @@ fn services(a: &SigningFlags) -> Result<Services> {
 /// A signing session: the key (given, or ephemeral with its Fulcio chain),
 /// the services, and the HTTP client.
 struct Session {
-    key: PrivateKey,
+    key: SigningKey,
     /// Keyless: the Fulcio chain (DER, leaf first).
     chain: Option<Vec<Vec<u8>>>,
     rekor: Option<String>,
@@ -138,7 +138,7 @@ impl Session {
         };
         let http = Http::new(TIMEOUT)?;
         let (key, chain) = match &a.key {
-            Some(k) => (load_private_key(k)?, None),
+            Some(k) => (load_signing_key(k)?, None),
             None => {
                 let token = match a
                     .identity_token
@@ -155,7 +155,7 @@ impl Session {
                 let subject = client::token_subject(&token)?;
                 let chain = http.fulcio_certificate(&fulcio, &token, &key, &subject)?;
                 eprintln!("Successfully retrieved a signing certificate from {fulcio}");
-                (key, Some(chain))
+                (SigningKey::Local(Box::new(key)), Some(chain))
             }
         };
         let rekor = match (&svc, a.tlog_upload) {

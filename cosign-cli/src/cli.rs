@@ -255,6 +255,17 @@ pub fn load_private_key(r: &str) -> Result<PrivateKey> {
     Ok(PrivateKey::from_pkcs8_der(&der)?)
 }
 
+/// A signing key reference: a `pkcs11:` URI (the key stays in the token), or
+/// a cosign key file / `env://` as [`load_private_key`].
+pub fn load_signing_key(r: &str) -> Result<crate::keys::SigningKey> {
+    if r.starts_with("pkcs11:") {
+        return Ok(crate::keys::open_pkcs11(r)?);
+    }
+    Ok(crate::keys::SigningKey::Local(Box::new(load_private_key(
+        r,
+    )?)))
+}
+
 /// A blob from a path, or stdin for `-`.
 pub(crate) fn read_blob(path: &str) -> Result<Vec<u8>> {
     if path == "-" {
@@ -550,7 +561,7 @@ fn run(cmd: Cmd) -> Result<()> {
             Ok(())
         }
         Cmd::PublicKey { key, outfile } => {
-            let pem = load_private_key(&key)?.public_key().to_pem();
+            let pem = load_signing_key(&key)?.public_key().to_pem();
             match outfile {
                 Some(p) => {
                     write_file(Path::new(&p), pem.as_bytes(), 0o644)?;

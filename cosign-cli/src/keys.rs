@@ -176,3 +176,47 @@ impl PrivateKey {
         PrivateKey::P256(p256::SecretKey::random(&mut rand_core::OsRng))
     }
 }
+
+/// A key `sign-blob`/`attest-blob` sign with: a cosign key file (decrypted
+/// in memory), or a key that stays in a PKCS#11 token (`pkcs11:` URI;
+/// ECDSA P-256 with SHA-256, which the token signs as `CKM_ECDSA`).
+pub enum SigningKey {
+    Local(Box<PrivateKey>),
+    Pkcs11(Box<sigstack_pkcs11::Pkcs11Signer>),
+}
+
+impl SigningKey {
+    pub fn public_key(&self) -> PublicKey {
+        match self {
+            SigningKey::Local(k) => k.public_key(),
+            SigningKey::Pkcs11(k) => k.public_key().clone(),
+        }
+    }
+
+    /// Signs `msg` as [`PrivateKey::sign`] does (the token computes the
+    /// same ECDSA P-256/SHA-256 signature).
+    pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, KeyError> {
+        match self {
+            SigningKey::Local(k) => k.sign(msg),
+            SigningKey::Pkcs11(k) => k.sign_der(msg).map_err(bad),
+        }
+    }
+}
+
+/// Opens a `pkcs11:` key reference the way Go cosign reads one: the PIN from
+/// the URI's `pin-value` or `COSIGN_PKCS11_PIN`, the module from the URI's
+/// `module-path` or `COSIGN_PKCS11_MODULE_PATH`.
+pub fn open_pkcs11(uri: &str) -> Result<SigningKey, KeyError> {
+    let mut uri = uri.to_owned();
+    if !uri.contains("module-path=") {
+        if let Ok(m) = std::env::var("COSIGN_PKCS11_MODULE_PATH") {
+            uri.push(if uri.contains('?') { '&' } else { '?' });
+            uri.push_str("module-path=");
+            uri.push_str(&m);
+        }
+    }
+    let parsed = sigstack_pkcs11::Pkcs11Uri::parse(&uri).map_err(bad)?;
+    let config = parsed.config("COSIGN_PKCS11_PIN").map_err(bad)?;
+    let signer = sigstack_pkcs11::Pkcs11Signer::open(&config, &parsed.object).map_err(bad)?;
+    Ok(SigningKey::Pkcs11(Box::new(signer)))
+}

@@ -485,7 +485,7 @@ stack_section() {
         check "$name" "$rc" "$(stk_out ours-verify "$rc")"
     fi
     # Key-based, with a Rekor entry: our bundle (public-key hint) for Go cosign, and Go's for ours.
-    name="stack: key bundles both ways: our sign-blob --key --bundle -> cosign $COSIGN_VERSION verify-blob --key, and back"
+    name="stack: key bundles both ways: our sign-blob --key --bundle -> cosign $COSIGN_VERSION verify-blob --key, and back; each side also signs with the other's encrypted key file"
     if stk_need "$name" up ours cosign; then
         rm -f "$S/kours.key" "$S/kours.pub" "$S/kgo.key" "$S/kgo.pub"
         (cd "$S" && COSIGN_PASSWORD=kp timeout 60 "$BIN_DIR/cosign" generate-key-pair --output-key-prefix kours >"$S/kgen.out" 2>&1 &&
@@ -505,8 +505,45 @@ stack_section() {
         stk_ours ours-kverify-neg verify-blob --key "$S/kours.pub" --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" \
             --bundle "$B_COSK" "$A_OURS"
         local r5=$?
-        check "$name" "$([ "$r1$r2$r3$r4" = 0000 ] && [ "$r5" = 1 ] && echo 0 || echo 1)" \
-            "keygen: $(tail -c 300 "$S/kgen.out"); our sign: $(stk_out ours-ksign "$r1" 400); Go verify: $(stk_out cos-kverify "$r2" 400); Go sign: $(stk_out cos-ksign "$r3" 400); our verify: $(stk_out ours-kverify "$r4" 400); our verify with the wrong key (want exit 1): $(stk_out ours-kverify-neg "$r5" 300)"
+        # Each side signs with the encrypted key file the other side generated.
+        COSIGN_PASSWORD=kp stk_ours ours-ksign-go sign-blob --key "$S/kgo.key" --signing-config "${STK_ENV[SIGSTACK_SIGNING_CONFIG]}" \
+            --bundle "$S/ours-with-go-key.sigstore.json" "$A_OURS"
+        local r6=$? r7 r8 r9
+        stk_cos files cos-kverify-x verify-blob --key "$S/kgo.pub" --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" \
+            --bundle "$S/ours-with-go-key.sigstore.json" "$A_OURS"
+        r7=$?
+        COSIGN_PASSWORD=kp stk_cos files cos-ksign-ours sign-blob --yes --key "$S/kours.key" --signing-config "${STK_ENV[SIGSTACK_SIGNING_CONFIG]}" \
+            --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" --bundle "$S/go-with-our-key.sigstore.json" "$A_OURS"
+        r8=$?
+        stk_ours ours-kverify-x verify-blob --key "$S/kours.pub" --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" \
+            --bundle "$S/go-with-our-key.sigstore.json" "$A_OURS"
+        r9=$?
+        check "$name" "$([ "$r1$r2$r3$r4$r6$r7$r8$r9" = 00000000 ] && [ "$r5" = 1 ] && echo 0 || echo 1)" \
+            "keygen: $(tail -c 300 "$S/kgen.out"); our sign: $(stk_out ours-ksign "$r1" 400); Go verify: $(stk_out cos-kverify "$r2" 400); Go sign: $(stk_out cos-ksign "$r3" 400); our verify: $(stk_out ours-kverify "$r4" 400); our verify with the wrong key (want exit 1): $(stk_out ours-kverify-neg "$r5" 300); our sign with Go's key file: $(stk_out ours-ksign-go "$r6" 300); Go verify of it: $(stk_out cos-kverify-x "$r7" 300); Go sign with our key file: $(stk_out cos-ksign-ours "$r8" 300); our verify of it: $(stk_out ours-kverify-x "$r9" 300)"
+    fi
+
+    # A key in a PKCS#11 token (SoftHSM2, made by `tuf-root keygen --out pkcs11:...`): our
+    # sign-blob --key pkcs11:... records it in Rekor; Go cosign verifies with `cosign public-key`'s PEM.
+    name="stack: our sign-blob --key pkcs11: (SoftHSM2 token, Rekor entry) -> cosign $COSIGN_VERSION verify-blob --key <our public-key output>"
+    if stk_need "$name" up ours cosign; then
+        local H="$S/hsm" MOD=/usr/lib/softhsm/libsofthsm2.so p1 p2 p3 p4
+        mkdir -p "$H/tokens"
+        printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$H/tokens" >"$H/softhsm2.conf"
+        local HURI="pkcs11:token=cosign-interop;object=signer?module-path=$MOD"
+        SOFTHSM2_CONF="$H/softhsm2.conf" softhsm2-util --init-token --free --label cosign-interop --pin 2324 --so-pin 1234 \
+            >"$S/hsm-init.out" 2>&1
+        p1=$?
+        SOFTHSM2_CONF="$H/softhsm2.conf" SIGSTACK_PKCS11_PIN=2324 "$BIN_DIR/tuf-root" keygen --out "$HURI" >>"$S/hsm-init.out" 2>&1 || p1=1
+        SOFTHSM2_CONF="$H/softhsm2.conf" COSIGN_PKCS11_PIN=2324 stk_ours hsm-pub public-key --key "$HURI" --outfile "$H/hsm.pub"
+        p2=$?
+        SOFTHSM2_CONF="$H/softhsm2.conf" COSIGN_PKCS11_PIN=2324 stk_ours hsm-sign sign-blob --key "$HURI" \
+            --signing-config "${STK_ENV[SIGSTACK_SIGNING_CONFIG]}" --bundle "$H/hsm.sigstore.json" "$A_OURS"
+        p3=$?
+        stk_cos files hsm-go-verify verify-blob --key "$H/hsm.pub" --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" \
+            --bundle "$H/hsm.sigstore.json" "$A_OURS"
+        p4=$?
+        check "$name" "$([ "$p1$p2$p3$p4" = 0000 ] && echo 0 || echo 1)" \
+            "token + keygen: exit $p1 $(tail -c 300 "$S/hsm-init.out"); public-key: $(stk_out hsm-pub "$p2" 300); sign: $(stk_out hsm-sign "$p3" 300); Go verify: $(stk_out hsm-go-verify "$p4" 300)"
     fi
 
     # Attestations (in-toto statement in DSSE, dsse entry in Rekor), both ways with Go cosign.

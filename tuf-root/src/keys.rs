@@ -28,7 +28,9 @@ pub enum KeyRef {
 impl KeyRef {
     pub fn parse(s: &str) -> Result<Self, Error> {
         if s.starts_with("pkcs11:") {
-            Ok(KeyRef::Pkcs11(Pkcs11Uri::parse(s)?))
+            Ok(KeyRef::Pkcs11(
+                Pkcs11Uri::parse(s).map_err(|e| Error::Key(e.to_string()))?,
+            ))
         } else if s.is_empty() {
             Err(Error::Key("empty key reference".into()))
         } else {
@@ -65,112 +67,11 @@ impl std::fmt::Display for KeyRef {
     }
 }
 
-/// The parts of a PKCS#11 URI we use.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Pkcs11Uri {
-    pub token: String,
-    pub object: String,
-    pub module_path: PathBuf,
-    pin: Option<String>,
-}
+pub use sigstack_pkcs11::Pkcs11Uri;
 
-impl std::fmt::Debug for Pkcs11Uri {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.to_string_without_pin())
-    }
-}
-
-fn pct_decode(s: &str) -> Result<String, Error> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| Error::Key(format!("bad percent-encoding in {s:?}")))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| Error::Key("PKCS#11 URI is not UTF-8".into()))
-}
-
-fn pct_encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-impl Pkcs11Uri {
-    pub fn parse(uri: &str) -> Result<Self, Error> {
-        let rest = uri
-            .strip_prefix("pkcs11:")
-            .ok_or_else(|| Error::Key("not a pkcs11: URI".into()))?;
-        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let (mut token, mut object, mut module, mut pin) = (None, None, None, None);
-        let attrs = path
-            .split(';')
-            .map(|a| (a, false))
-            .chain(query.split('&').map(|a| (a, true)));
-        for (attr, in_query) in attrs.filter(|(a, _)| !a.is_empty()) {
-            let (k, v) = attr.split_once('=').ok_or_else(|| {
-                Error::Key(format!(
-                    "PKCS#11 URI attribute {k:?} has no value",
-                    k = attr.split('=').next().unwrap_or("")
-                ))
-            })?;
-            let v = pct_decode(v)?;
-            match (k, in_query) {
-                ("token", false) => token = Some(v),
-                ("object", false) => object = Some(v),
-                ("module-path", true) => module = Some(PathBuf::from(v)),
-                ("pin-value", true) => pin = Some(v),
-                // Other standard attributes (id, type, slot-id, ...) are not
-                // needed to find a key by token and label.
-                _ => {}
-            }
-        }
-        let missing = |what: &str| Error::Key(format!("PKCS#11 URI needs {what}"));
-        Ok(Pkcs11Uri {
-            token: token.ok_or_else(|| missing("token="))?,
-            object: object.ok_or_else(|| missing("object= (the key label)"))?,
-            module_path: module.ok_or_else(|| missing("?module-path="))?,
-            pin,
-        })
-    }
-
-    pub fn to_string_without_pin(&self) -> String {
-        format!(
-            "pkcs11:token={};object={}?module-path={}",
-            pct_encode(&self.token),
-            pct_encode(&self.object),
-            pct_encode(&self.module_path.display().to_string())
-        )
-    }
-
-    fn config(&self) -> Result<Pkcs11Config, Error> {
-        let pin = match &self.pin {
-            Some(p) => p.clone(),
-            None => std::env::var(PIN_ENV).map_err(|_| {
-                Error::Key(format!(
-                    "PKCS#11 key {}: no pin-value in the URI and {PIN_ENV} is not set",
-                    self.object
-                ))
-            })?,
-        };
-        Ok(Pkcs11Config::new(&self.module_path, &self.token, &pin))
-    }
+/// The token configuration of `uri`, the PIN from the URI or [`PIN_ENV`].
+fn uri_config(uri: &Pkcs11Uri) -> Result<Pkcs11Config, Error> {
+    uri.config(PIN_ENV).map_err(|e| Error::Key(e.to_string()))
 }
 
 /// A key that can sign TUF metadata.
@@ -270,7 +171,7 @@ pub fn load(r: &KeyRef) -> Result<LoadedKey, Error> {
             Ok(LoadedKey::Signer(Box::new(FileSigner { key, id, sk })))
         }
         KeyRef::Pkcs11(uri) => {
-            let inner = Pkcs11Signer::open(&uri.config()?, &uri.object)
+            let inner = Pkcs11Signer::open(&uri_config(uri)?, &uri.object)
                 .map_err(|e| Error::Key(format!("{}: {e}", uri.to_string_without_pin())))?;
             let (key, id) = tuf_key(inner.public_key())?;
             Ok(LoadedKey::Signer(Box::new(HsmSigner { key, id, inner })))
@@ -317,7 +218,7 @@ pub fn generate(r: &KeyRef, ed25519: bool, encrypt: bool) -> Result<(Key, String
             if ed25519 {
                 return Err(Error::Key("PKCS#11 keys are ECDSA P-256".into()));
             }
-            let spki = sigstack_pkcs11::generate_key(&uri.config()?, &uri.object)
+            let spki = sigstack_pkcs11::generate_key(&uri_config(uri)?, &uri.object)
                 .map_err(|e| Error::Key(e.to_string()))?;
             let pk = PublicKey::from_spki_der(&spki).map_err(|e| Error::Key(e.to_string()))?;
             tuf_key(&pk)
@@ -352,32 +253,4 @@ fn read_tty(prompt: &str) -> Result<String, Error> {
             "an encrypted key needs a passphrase: set {PASSPHRASE_ENV} or run at a terminal"
         ))
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pkcs11_uri() {
-        let u = Pkcs11Uri::parse(
-            "pkcs11:token=my%20token;object=tuf-root;id=%01?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-value=1234",
-        )
-        .unwrap();
-        assert_eq!(u.token, "my token");
-        assert_eq!(u.object, "tuf-root");
-        assert_eq!(u.pin.as_deref(), Some("1234"));
-        let s = u.to_string_without_pin();
-        assert!(!s.contains("1234"), "{s}");
-        assert_eq!(Pkcs11Uri::parse(&s).unwrap().token, "my token");
-        assert!(!format!("{u:?}").contains("1234"));
-        for bad in [
-            "pkcs11:object=x?module-path=/m",
-            "pkcs11:token=t?module-path=/m",
-            "pkcs11:token=t;object=o",
-            "pkcs11:token=%zz;object=o?module-path=/m",
-        ] {
-            assert!(Pkcs11Uri::parse(bad).is_err(), "{bad}");
-        }
-    }
 }

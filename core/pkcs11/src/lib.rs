@@ -366,6 +366,8 @@ pub enum Pkcs11Error {
     KeyExists { token: String, label: String },
     #[error("PKCS#11 key {label:?}: {msg}")]
     Key { label: String, msg: String },
+    #[error("{0}")]
+    Uri(String),
 }
 
 fn check(func: &'static str, rv: CkRv) -> Result<(), Pkcs11Error> {
@@ -373,6 +375,126 @@ fn check(func: &'static str, rv: CkRv) -> Result<(), Pkcs11Error> {
         Ok(())
     } else {
         Err(Pkcs11Error::Call { func, rv: Rv(rv) })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Key URIs
+
+fn uri_error(msg: String) -> Pkcs11Error {
+    Pkcs11Error::Uri(msg)
+}
+
+/// An RFC 7512 `pkcs11:` key reference, the parts this stack uses:
+/// `pkcs11:token=T;object=LABEL?module-path=/path/lib.so&pin-value=1234`
+/// (other attributes are accepted and ignored). `Debug` and
+/// [`Pkcs11Uri::to_string_without_pin`] never show the PIN.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pkcs11Uri {
+    pub token: String,
+    pub object: String,
+    pub module_path: PathBuf,
+    pin: Option<String>,
+}
+
+impl std::fmt::Debug for Pkcs11Uri {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_string_without_pin())
+    }
+}
+
+fn pct_decode(s: &str) -> Result<String, Pkcs11Error> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| uri_error(format!("bad percent-encoding in {s:?}")))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| uri_error("PKCS#11 URI is not UTF-8".into()))
+}
+
+fn pct_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Pkcs11Uri {
+    pub fn parse(uri: &str) -> Result<Self, Pkcs11Error> {
+        let rest = uri
+            .strip_prefix("pkcs11:")
+            .ok_or_else(|| uri_error("not a pkcs11: URI".into()))?;
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (mut token, mut object, mut module, mut pin) = (None, None, None, None);
+        let attrs = path
+            .split(';')
+            .map(|a| (a, false))
+            .chain(query.split('&').map(|a| (a, true)));
+        for (attr, in_query) in attrs.filter(|(a, _)| !a.is_empty()) {
+            let (k, v) = attr.split_once('=').ok_or_else(|| {
+                uri_error(format!(
+                    "PKCS#11 URI attribute {k:?} has no value",
+                    k = attr.split('=').next().unwrap_or("")
+                ))
+            })?;
+            let v = pct_decode(v)?;
+            match (k, in_query) {
+                ("token", false) => token = Some(v),
+                ("object", false) => object = Some(v),
+                ("module-path", true) => module = Some(PathBuf::from(v)),
+                ("pin-value", true) => pin = Some(v),
+                // Other standard attributes (id, type, slot-id, ...) are not
+                // needed to find a key by token and label.
+                _ => {}
+            }
+        }
+        let missing = |what: &str| uri_error(format!("PKCS#11 URI needs {what}"));
+        Ok(Pkcs11Uri {
+            token: token.ok_or_else(|| missing("token="))?,
+            object: object.ok_or_else(|| missing("object= (the key label)"))?,
+            module_path: module.ok_or_else(|| missing("?module-path="))?,
+            pin,
+        })
+    }
+
+    pub fn to_string_without_pin(&self) -> String {
+        format!(
+            "pkcs11:token={};object={}?module-path={}",
+            pct_encode(&self.token),
+            pct_encode(&self.object),
+            pct_encode(&self.module_path.display().to_string())
+        )
+    }
+
+    /// The token configuration: the URI's module and token, and its
+    /// `pin-value`, else the PIN in the environment variable `pin_env`.
+    pub fn config(&self, pin_env: &str) -> Result<Pkcs11Config, Pkcs11Error> {
+        let pin = match &self.pin {
+            Some(p) => p.clone(),
+            None => std::env::var(pin_env).map_err(|_| {
+                uri_error(format!(
+                    "PKCS#11 key {}: no pin-value in the URI and {pin_env} is not set",
+                    self.object
+                ))
+            })?,
+        };
+        Ok(Pkcs11Config::new(&self.module_path, &self.token, &pin))
     }
 }
 
@@ -1463,5 +1585,33 @@ mod tests {
         let b = p256_spki("k", &P256_EC_PARAMS, &wrapped).unwrap();
         assert_eq!(a, b);
         assert!(p256_spki("k", &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22], bare).is_err());
+    }
+}
+
+#[cfg(test)]
+mod uri_tests {
+    use super::*;
+
+    #[test]
+    fn pkcs11_uri() {
+        let u = Pkcs11Uri::parse(
+            "pkcs11:token=my%20token;object=tuf-root;id=%01?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-value=1234",
+        )
+        .unwrap();
+        assert_eq!(u.token, "my token");
+        assert_eq!(u.object, "tuf-root");
+        assert_eq!(u.pin.as_deref(), Some("1234"));
+        let s = u.to_string_without_pin();
+        assert!(!s.contains("1234"), "{s}");
+        assert_eq!(Pkcs11Uri::parse(&s).unwrap().token, "my token");
+        assert!(!format!("{u:?}").contains("1234"));
+        for bad in [
+            "pkcs11:object=x?module-path=/m",
+            "pkcs11:token=t?module-path=/m",
+            "pkcs11:token=t;object=o",
+            "pkcs11:token=%zz;object=o?module-path=/m",
+        ] {
+            assert!(Pkcs11Uri::parse(bad).is_err(), "{bad}");
+        }
     }
 }
