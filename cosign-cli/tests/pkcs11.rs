@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+use sigstack_pkcs11::softhsm::MODULE;
 const COSIGN: &str = env!("CARGO_BIN_EXE_cosign");
 
 fn run(dir: &Path, conf: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
@@ -33,49 +33,13 @@ fn ok(o: &Output) -> String {
 
 #[test]
 fn sign_blob_with_a_token_key() {
-    if Command::new("softhsm2-util")
-        .arg("--version")
-        .output()
-        .is_err()
-        || !Path::new(MODULE).exists()
-    {
-        eprintln!(
-            "SKIPPED: SoftHSM2 is not installed (apt-get install softhsm2, or scripts/deps.sh)"
-        );
+    if let Some(why) = sigstack_pkcs11::softhsm::unavailable() {
+        eprintln!("SKIPPED: {why}");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let tokens = d.join("tokens");
-    std::fs::create_dir_all(&tokens).unwrap();
-    let conf = d.join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
-    let init = Command::new("softhsm2-util")
-        .env("SOFTHSM2_CONF", &conf)
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            "cosign",
-            "--pin",
-            "2324",
-            "--so-pin",
-            "1234",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
+    let conf = sigstack_pkcs11::softhsm::init_token(d, "cosign", "2324").unwrap();
     // The key is made in the token (as `tuf-root keygen pkcs11:` does).
     std::env::set_var("SOFTHSM2_CONF", &conf);
     let config = sigstack_pkcs11::Pkcs11Config::new(MODULE, "cosign", "2324");

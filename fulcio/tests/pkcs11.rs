@@ -2,8 +2,7 @@
 //! temp directory. Skipped (with the reason printed) only where SoftHSM2 is
 //! not installed; CI installs it (`scripts/deps.sh`).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
@@ -16,7 +15,7 @@ use fulcio::pkcs11::{generate_key, Pkcs11Config, Pkcs11Signer};
 use sigstack_core::keys::{self, SigningKey};
 use x509_cert::Certificate;
 
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+use sigstack_pkcs11::softhsm::MODULE;
 const TOKEN: &str = "fulcio";
 const PIN: &str = "2324";
 
@@ -31,12 +30,8 @@ struct Hsm {
 fn hsm() -> Option<&'static Hsm> {
     static HSM: OnceLock<Option<Hsm>> = OnceLock::new();
     HSM.get_or_init(|| {
-        let util = Command::new("softhsm2-util").arg("--version").output();
-        if util.is_err() || !Path::new(MODULE).exists() {
-            eprintln!(
-                "SKIPPED: SoftHSM2 is not installed (need softhsm2-util and {MODULE}; \
-                 `apt-get install softhsm2` or scripts/deps.sh)"
-            );
+        if let Some(why) = sigstack_pkcs11::softhsm::unavailable() {
+            eprintln!("SKIPPED: {why}");
             return None;
         }
         // Kept after the run (statics are not dropped); under target/tmp.
@@ -45,37 +40,8 @@ fn hsm() -> Option<&'static Hsm> {
             .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
             .unwrap()
             .keep();
-        let tokens = dir.join("tokens");
-        std::fs::create_dir_all(&tokens).unwrap();
-        let conf = dir.join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                tokens.display()
-            ),
-        )
-        .unwrap();
+        let conf = sigstack_pkcs11::softhsm::init_token(&dir, TOKEN, PIN).unwrap();
         std::env::set_var("SOFTHSM2_CONF", &conf);
-        let out = Command::new("softhsm2-util")
-            .env("SOFTHSM2_CONF", &conf)
-            .args([
-                "--init-token",
-                "--free",
-                "--label",
-                TOKEN,
-                "--pin",
-                PIN,
-                "--so-pin",
-                "1234",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "softhsm2-util --init-token: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         let config_path = dir.join("crypto11.conf");
         std::fs::write(
             &config_path,

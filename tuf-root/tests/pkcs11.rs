@@ -4,61 +4,23 @@
 //! Skipped (with the reason printed) only where SoftHSM2 is not installed;
 //! CI installs it (`scripts/deps.sh`).
 
-use std::path::Path;
-use std::process::Command;
-
 use tuf_root::keys::{self, KeyRef};
 use tuf_root::repo::{verify_dir, InitOptions, RootStatus, Workspace};
 use tuf_root::Expiry;
 
-const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+use sigstack_pkcs11::softhsm::MODULE;
 const PIN: &str = "4711";
 
 #[test]
 fn roles_signed_on_a_pkcs11_token() {
-    if Command::new("softhsm2-util")
-        .arg("--version")
-        .output()
-        .is_err()
-        || !Path::new(MODULE).exists()
-    {
-        eprintln!(
-            "SKIPPED: SoftHSM2 is not installed (apt-get install softhsm2, or scripts/deps.sh)"
-        );
+    if let Some(why) = sigstack_pkcs11::softhsm::unavailable() {
+        eprintln!("SKIPPED: {why}");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let tokens = tmp.path().join("tokens");
-    std::fs::create_dir_all(&tokens).unwrap();
-    let conf = tmp.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-            tokens.display()
-        ),
-    )
-    .unwrap();
+    let conf = sigstack_pkcs11::softhsm::init_token(tmp.path(), "tuf", PIN).unwrap();
     // Only this test in this binary touches the environment.
     std::env::set_var("SOFTHSM2_CONF", &conf);
-    let out = Command::new("softhsm2-util")
-        .args([
-            "--init-token",
-            "--free",
-            "--label",
-            "tuf",
-            "--pin",
-            PIN,
-            "--so-pin",
-            "1234",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 
     let uri = |label: &str| {
         format!("pkcs11:token=tuf;object={label}?module-path={MODULE}&pin-value={PIN}")

@@ -1615,3 +1615,60 @@ mod uri_tests {
         }
     }
 }
+
+/// A throwaway SoftHSM2 token, for tests and local development: the
+/// workspace's PKCS#11 tests (Fulcio's CA, tuf-root's role keys, cosign's
+/// `pkcs11:` keys) all run against one made here.
+pub mod softhsm {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    /// Where Debian's `softhsm2` package puts the module.
+    pub const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+    /// Why SoftHSM2 cannot be used here, or `None` when it can.
+    pub fn unavailable() -> Option<String> {
+        if Command::new("softhsm2-util")
+            .arg("--version")
+            .output()
+            .is_err()
+            || !Path::new(MODULE).exists()
+        {
+            return Some(format!(
+                "SoftHSM2 is not installed (need softhsm2-util and {MODULE}; \
+                 `apt-get install softhsm2` or scripts/deps.sh)"
+            ));
+        }
+        None
+    }
+
+    /// Creates `<dir>/softhsm2.conf` with its token store in `<dir>/tokens`,
+    /// and initializes a token `label` with `pin` (SO PIN 1234). Returns the
+    /// config path: the value of `SOFTHSM2_CONF` for whoever loads the module.
+    pub fn init_token(dir: &Path, label: &str, pin: &str) -> Result<PathBuf, String> {
+        let tokens = dir.join("tokens");
+        std::fs::create_dir_all(&tokens).map_err(|e| format!("{}: {e}", tokens.display()))?;
+        let conf = dir.join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .map_err(|e| format!("{}: {e}", conf.display()))?;
+        let out = Command::new("softhsm2-util")
+            .env("SOFTHSM2_CONF", &conf)
+            .args(["--init-token", "--free", "--label", label])
+            .args(["--pin", pin, "--so-pin", "1234"])
+            .output()
+            .map_err(|e| format!("softhsm2-util: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "softhsm2-util --init-token: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(conf)
+    }
+}
