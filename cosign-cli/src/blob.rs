@@ -54,6 +54,20 @@ pub struct SigningFlags {
     pub fulcio_url: Option<String>,
     #[arg(long = "rekor-url", env = "COSIGN_REKOR_URL")]
     pub rekor_url: Option<String>,
+    /// The OIDC issuer for the interactive flow (default: the signing
+    /// config's `oidcUrls`).
+    #[arg(long = "oidc-issuer", env = "COSIGN_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    #[arg(
+        long = "oidc-client-id",
+        env = "COSIGN_OIDC_CLIENT_ID",
+        default_value = "sigstore"
+    )]
+    pub oidc_client_id: String,
+    /// How to get a token when none is given: `device` (RFC 8628; the
+    /// default here), `normal` (browser redirect: not supported yet).
+    #[arg(long = "fulcio-auth-flow", env = "COSIGN_FULCIO_AUTH_FLOW")]
+    pub fulcio_auth_flow: Option<String>,
     #[arg(long = "tlog-upload", env = "COSIGN_TLOG_UPLOAD", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub tlog_upload: bool,
     #[arg(long = "new-bundle-format", env = "COSIGN_NEW_BUNDLE_FORMAT", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
@@ -66,13 +80,14 @@ pub struct SigningFlags {
 struct Services {
     fulcio: Option<String>,
     rekor: Option<String>,
+    oidc: Option<String>,
 }
 
 /// The services from `--signing-config`, from the TUF-distributed signing
 /// config, or from the deprecated URL flags with `--use-signing-config=false`,
 /// with Go cosign's rule that flags and a signing config are exclusive.
 fn services(a: &SigningFlags) -> Result<Services> {
-    let flags = a.fulcio_url.is_some() || a.rekor_url.is_some();
+    let flags = a.fulcio_url.is_some() || a.rekor_url.is_some() || a.oidc_issuer.is_some();
     if a.signing_config.is_some() || a.use_signing_config {
         if flags {
             bail!("cannot specify service URLs and use signing config");
@@ -100,6 +115,7 @@ fn services(a: &SigningFlags) -> Result<Services> {
             fulcio: select_service(&sc.ca_urls, &[1], now).map(|s| s.url.clone()),
             // Rekor v2 (tiles) is not written by this client yet: v1 only.
             rekor: select_service(&sc.rekor_tlog_urls, &[1], now).map(|s| s.url.clone()),
+            oidc: select_service(&sc.oidc_urls, &[1], now).map(|s| s.url.clone()),
         });
     }
     Ok(Services {
@@ -113,7 +129,36 @@ fn services(a: &SigningFlags) -> Result<Services> {
                 .clone()
                 .unwrap_or_else(|| "https://rekor.sigstore.dev".into()),
         ),
+        oidc: Some(
+            a.oidc_issuer
+                .clone()
+                .unwrap_or_else(|| "https://oauth2.sigstore.dev/auth".into()),
+        ),
     })
+}
+
+/// No token was given: the interactive flow against the signing config's
+/// OIDC issuer. Only the device flow (RFC 8628) is implemented; it is what Go
+/// cosign uses when stdin is not a terminal, and works over SSH.
+fn interactive_token(a: &SigningFlags, svc: Option<&Services>, http: &Http) -> Result<String> {
+    match a.fulcio_auth_flow.as_deref() {
+        None | Some("device") => {}
+        Some("token") => bail!("--fulcio-auth-flow=token needs --identity-token or SIGSTORE_ID_TOKEN"),
+        Some(other) => bail!("--fulcio-auth-flow={other} is not supported by this client yet: use device, or pass --identity-token"),
+    }
+    let issuer = svc
+        .and_then(|s| s.oidc.clone())
+        .ok_or_else(|| anyhow!("no identity token and no OIDC issuer: pass --identity-token, set SIGSTORE_ID_TOKEN, or use a signing config with oidcUrls"))?;
+    let show = |code: &str, uri: &str, complete: Option<&str>| {
+        eprintln!("Enter the verification code {code} in your browser at: {uri}");
+        if let Some(c) = complete {
+            eprintln!("(or open {c})");
+        }
+        eprintln!("Code will be valid until it expires; waiting for approval...");
+    };
+    let token = http.device_flow(&issuer, &a.oidc_client_id, &show)?;
+    eprintln!("Successfully verified the identity token from {issuer}");
+    Ok(token)
 }
 
 /// A signing session: the key (given, or ephemeral with its Fulcio chain),
@@ -146,7 +191,7 @@ impl Session {
                     .or_else(|| std::env::var("SIGSTORE_ID_TOKEN").ok())
                 {
                     Some(t) => client::resolve_token(&t)?,
-                    None => bail!("no identity token: pass --identity-token (a token or a file holding one) or set SIGSTORE_ID_TOKEN; interactive OIDC flows are not supported by this client yet"),
+                    None => interactive_token(a, svc.as_ref(), &http)?,
                 };
                 let fulcio = svc.as_ref().and_then(|s| s.fulcio.clone()).ok_or_else(|| {
                     anyhow!("the signing config names no Fulcio (caUrls) with API version 1")

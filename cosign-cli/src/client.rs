@@ -10,6 +10,7 @@ use std::time::Duration;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use serde_json::{json, Value};
+use sha2::Digest;
 use sigstack_core::keys::HashAlgorithm;
 use sigstack_core::trust::{
     Checkpoint, InclusionPromise, InclusionProof, KindVersion, LogId, TransparencyLogEntry,
@@ -192,6 +193,140 @@ impl Http {
         let v: Value = serde_json::from_slice(&body).map_err(|e| response(S, e.to_string()))?;
         entry_from_rekor_v1(&v).map_err(|m| response(S, m))
     }
+}
+
+/// The OAuth 2.0 device grant (RFC 8628).
+pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+impl Http {
+    fn get_json(&self, service: &'static str, url: &str) -> Result<Value, ServiceError> {
+        let (status, body) = self.get(service, url)?;
+        if status != 200 {
+            return Err(status_error(service, status, &body));
+        }
+        serde_json::from_slice(&body).map_err(|e| response(service, e.to_string()))
+    }
+
+    fn post_form(
+        &self,
+        service: &'static str,
+        url: &str,
+        form: &[(&str, &str)],
+    ) -> Result<(u16, Value), ServiceError> {
+        let (status, _, body) = self.send(service, self.client.post(url).form(form))?;
+        let v = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        Ok((status, v))
+    }
+
+    /// An ID token by the device authorization flow (RFC 8628, with PKCE as
+    /// sigstore's `oauthflow` sends it): `show(user_code, verification_uri,
+    /// verification_uri_complete)` tells the person what to do; the token
+    /// endpoint is then polled at the issuer's interval (plus 5 s on
+    /// `slow_down`) until approval, refusal or expiry.
+    pub fn device_flow(
+        &self,
+        issuer: &str,
+        client_id: &str,
+        show: &dyn Fn(&str, &str, Option<&str>),
+    ) -> Result<String, ServiceError> {
+        const S: &str = "OIDC issuer";
+        let disc = self.get_json(
+            S,
+            &format!(
+                "{}/.well-known/openid-configuration",
+                issuer.trim_end_matches('/')
+            ),
+        )?;
+        let endpoint = |k: &str| {
+            disc.get(k)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| response(S, format!("discovery has no {k}")))
+        };
+        let device_ep = endpoint("device_authorization_endpoint")?;
+        let token_ep = endpoint("token_endpoint")?;
+        let verifier = URL_SAFE_NO_PAD.encode(rand_bytes());
+        let challenge = URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier.as_bytes()));
+        let (status, auth) = self.post_form(
+            S,
+            &device_ep,
+            &[
+                ("client_id", client_id),
+                ("scope", "openid email"),
+                ("code_challenge", &challenge),
+                ("code_challenge_method", "S256"),
+            ],
+        )?;
+        if status != 200 {
+            return Err(ServiceError::Status {
+                service: S,
+                status,
+                message: auth.to_string(),
+            });
+        }
+        let field = |k: &str| {
+            auth.get(k)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| response(S, format!("device authorization has no {k}")))
+        };
+        let device_code = field("device_code")?;
+        show(
+            &field("user_code")?,
+            &field("verification_uri")?,
+            auth.get("verification_uri_complete")
+                .and_then(Value::as_str),
+        );
+        let mut interval = auth.get("interval").and_then(Value::as_u64).unwrap_or(5);
+        let expires = auth
+            .get("expires_in")
+            .and_then(Value::as_u64)
+            .unwrap_or(300);
+        let deadline = std::time::Instant::now() + Duration::from_secs(expires);
+        loop {
+            std::thread::sleep(Duration::from_secs(interval));
+            if std::time::Instant::now() > deadline {
+                return Err(ServiceError::Token(
+                    "the device code expired before it was approved".into(),
+                ));
+            }
+            let (status, v) = self.post_form(
+                S,
+                &token_ep,
+                &[
+                    ("grant_type", DEVICE_GRANT),
+                    ("device_code", &device_code),
+                    ("client_id", client_id),
+                    ("code_verifier", &verifier),
+                ],
+            )?;
+            if status == 200 {
+                return v
+                    .get("id_token")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| response(S, "the token response has no id_token"));
+            }
+            match v.get("error").and_then(Value::as_str) {
+                Some("authorization_pending") => {}
+                Some("slow_down") => interval += 5,
+                Some(e) => {
+                    let d = v
+                        .get("error_description")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    return Err(ServiceError::Token(format!("device flow refused: {e} {d}")));
+                }
+                None => return Err(status_error(S, status, v.to_string().as_bytes())),
+            }
+        }
+    }
+}
+
+fn rand_bytes() -> [u8; 32] {
+    let mut b = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+    b
 }
 
 /// The algorithm name Fulcio's v2 `publicKey.algorithm` takes.

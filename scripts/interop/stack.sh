@@ -484,6 +484,32 @@ stack_section() {
         rc=$?
         check "$name" "$rc" "$(stk_out ours-verify "$rc")"
     fi
+    # No token at all: the device flow (RFC 8628) against the signing config's oidcUrls (our dev
+    # issuer); the "person" approves the printed code on the issuer's page with curl.
+    name="stack: our sign-blob without a token: device flow via the signing config's oidcUrls, approved on the issuer's page; cosign $COSIGN_VERSION verifies"
+    if stk_need "$name" up ours cosign; then
+        local B_DEV="$S/device.sigstore.json" code="" dpid d1 d2 d3=1 i
+        stk_ours ours-device sign-blob --signing-config "${STK_ENV[SIGSTACK_SIGNING_CONFIG]}" --bundle "$B_DEV" "$A_OURS" </dev/null &
+        dpid=$!
+        for i in $(seq 100); do
+            code=$(sed -n 's/.*Enter the verification code \([A-Z]*\) in your browser.*/\1/p' "$S/ours-device.out" 2>/dev/null | head -1)
+            [ -n "$code" ] && break
+            sleep 0.2
+        done
+        "${CURL[@]}" -f -o "$S/device-approve.html" --data-urlencode "user_code=$code" \
+            --data-urlencode "username=grace@example.com" "$ISS/device" 2>"$S/device-approve.err"
+        d1=$?
+        wait "$dpid"
+        d2=$?
+        if [ "$d2" -eq 0 ]; then
+            stk_cos files device-verify verify-blob --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" --bundle "$B_DEV" \
+                --certificate-identity grace@example.com --certificate-oidc-issuer "$ISS" "$A_OURS"
+            d3=$?
+        fi
+        check "$name" "$([ -n "$code" ] && [ "$d1$d2$d3" = 000 ] && echo 0 || echo 1)" \
+            "code '${code}'; approve: exit $d1 $(cat "$S/device-approve.err" 2>/dev/null); our sign: $(stk_out ours-device "$d2" 400); Go verify: $(stk_out device-verify "$d3" 300)"
+    fi
+
     # Key-based, with a Rekor entry: our bundle (public-key hint) for Go cosign, and Go's for ours.
     name="stack: key bundles both ways: our sign-blob --key --bundle -> cosign $COSIGN_VERSION verify-blob --key, and back; each side also signs with the other's encrypted key file"
     if stk_need "$name" up ours cosign; then
