@@ -695,7 +695,38 @@ fn check_body(
             }
             Ok(())
         }
-        (k @ ("hashedrekord" | "dsse"), v, _) => Err(format!(
+        // Legacy attestation entries (cosign before v2.2.3): the envelope's
+        // signatures are stored base64-encoded a second time.
+        ("intoto", "0.0.2", SignedContent::Dsse { payload, .. }) => {
+            let want = hex::encode(Sha256::digest(payload));
+            let logged = spec
+                .pointer("/content/payloadHash/value")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if !logged.eq_ignore_ascii_case(&want) {
+                return Err("the logged payload hash is not the envelope payload's".into());
+            }
+            let sigs = spec
+                .pointer("/content/envelope/signatures")
+                .and_then(Value::as_array)
+                .ok_or("the body has no envelope signatures")?;
+            let sig = content.signature();
+            let found = sigs.iter().any(|s| {
+                let (Ok(twice), Ok(verifier)) = (
+                    b64(s.get("sig"), "signature"),
+                    b64(s.get("publicKey"), "public key"),
+                ) else {
+                    return false;
+                };
+                let once = STANDARD.decode(&twice).unwrap_or_default();
+                once == sig && signer.matches_pem(&verifier)
+            });
+            if !found {
+                return Err("the logged signatures do not include the envelope's".into());
+            }
+            Ok(())
+        }
+        (k @ ("hashedrekord" | "dsse" | "intoto"), v, _) => Err(format!(
             "a {k} {v} entry does not match the bundle's content type"
         )),
         (k, v, _) => Err(format!("entry kind {k} {v} is not supported")),

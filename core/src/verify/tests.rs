@@ -588,3 +588,46 @@ fn rfc3161_timestamps_are_refused_not_ignored() {
     let err = check(&b, &r, b"x", &william()).unwrap_err();
     assert!(matches!(err, VerifyError::Unsupported(_)), "{err}");
 }
+
+/// sigstore-js's own fixtures (packages/client, `bundles/valid.ts`, signed
+/// against the public-good instance in 2022 and 2024): v0.1, v0.2 and v0.3
+/// message signatures over `hello, world!`, a v0.3 DSSE bundle, and a v0.1
+/// DSSE bundle logged as a legacy `intoto` 0.0.2 entry.
+#[test]
+fn sigstore_js_fixtures_verify() {
+    let js = |name: &str| {
+        std::fs::read(format!(
+            "{}/tests/data/upstream/sigstore-js/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let r = root("trusted_root.sigstore.json");
+    let artifact = js("artifact.txt");
+    let brian = || {
+        who(
+            exact("brian@dehamer.com"),
+            exact("https://github.com/login/oauth"),
+        )
+    };
+    for name in ["v1-message", "v2-message", "v3-message"] {
+        let b: Bundle = serde_json::from_slice(&js(&format!("{name}.sigstore.json"))).unwrap();
+        check(&b, &r, &artifact, &brian()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let err = check(&b, &r, b"hello, world?", &brian()).unwrap_err();
+        assert!(matches!(err, VerifyError::Artifact(_)), "{name}: {err}");
+    }
+    // The DSSE payloads are plain text, not statements: the envelope's
+    // signature and log entry are what is checked (`--check-claims=false`).
+    for name in ["v3-dsse", "v1-dsse-intoto"] {
+        let b: Bundle = serde_json::from_slice(&js(&format!("{name}.sigstore.json"))).unwrap();
+        verify_bundle(&b, &r, Artifact::Unchecked, &brian(), &opts())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut bad = b.clone();
+        let BundleContent::DsseEnvelope(env) = &mut bad.content else {
+            panic!()
+        };
+        env.payload = b"hello, world?".to_vec();
+        let err = verify_bundle(&bad, &r, Artifact::Unchecked, &brian(), &opts()).unwrap_err();
+        assert!(err.to_string().contains("payload hash"), "{name}: {err}");
+    }
+}
