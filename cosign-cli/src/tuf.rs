@@ -16,7 +16,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256, Sha512};
 use sigstack_core::tuf::{fetch_target, Fetcher, TufError};
-use sigstack_http::tuf_fetch::{refresh_cached, replace_file, DirFetcher, HttpFetcher};
+use sigstack_http::tuf_fetch::{refresh_cached, DirFetcher, HttpFetcher};
+use sigstack_http::write_atomic;
 use time::OffsetDateTime;
 
 /// Go cosign's default mirror (the public-good instance).
@@ -120,7 +121,7 @@ fn refresh(
     let mut get = |name: &str| -> Result<Option<Vec<u8>>> {
         match fetch_target(&set, f.as_mut(), name) {
             Ok(bytes) => {
-                replace_file(&targets_dir.join(name), &bytes)
+                write_atomic(&targets_dir.join(name), &bytes, true)
                     .with_context(|| format!("caching target {name}"))?;
                 Ok(Some(bytes))
             }
@@ -186,7 +187,7 @@ pub fn initialize(
         .with_context(|| format!("installing the TUF cache in {}", dir.display()))?;
     let _ = std::fs::remove_dir_all(&staging);
     let remote = serde_json::to_vec(&json!({ "mirror": mirror }))?;
-    replace_file(&tuf_root.join("remote.json"), &remote)
+    write_atomic(&tuf_root.join("remote.json"), &remote, true)
         .with_context(|| format!("writing {}/remote.json", tuf_root.display()))?;
     Ok(trust)
 }

@@ -2,7 +2,6 @@
 //! rotation (module docs of the crate list the invariants).
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -978,40 +977,17 @@ fn check_target_name(name: &str) -> Result<(), Error> {
     }
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same
-/// directory, fsync, then rename (`overwrite`) or link (refuses an existing
-/// file), then fsync of the directory.
+/// [`sigstack_http::write_atomic`] with the publisher's errors: an existing
+/// file is refused ("published files are never replaced") unless `overwrite`.
 pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool) -> Result<(), Error> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let res = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        if overwrite {
-            std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    sigstack_http::write_atomic(path, bytes, overwrite).map_err(|e| {
+        if !overwrite && e.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::Invalid(format!(
+                "{} exists; published files are never replaced",
+                path.display()
+            ))
         } else {
-            std::fs::hard_link(&tmp, path).map_err(|e| {
-                if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    Error::Invalid(format!(
-                        "{} exists; published files are never replaced",
-                        path.display()
-                    ))
-                } else {
-                    Error::io(path, e)
-                }
-            })?;
-            let _ = std::fs::remove_file(&tmp);
+            Error::io(path, e)
         }
-        let d = std::fs::File::open(dir).map_err(|e| Error::io(dir, e))?;
-        d.sync_all().map_err(|e| Error::io(dir, e))
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
+    })
 }

@@ -191,3 +191,34 @@ pub fn metrics_response(text: String) -> Response {
     );
     resp
 }
+
+/// Writes `bytes` to `path` so that a crash leaves either the old file or the
+/// new one, never a torn one: a temp file in the same directory, fsynced,
+/// then renamed over `path` (`overwrite`) or hard-linked to it (not
+/// `overwrite`: an existing `path` fails with `AlreadyExists` and is left
+/// alone), then the directory fsynced. The temp file never outlives the call.
+pub fn write_atomic(path: &std::path::Path, bytes: &[u8], overwrite: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
+    let res = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        if overwrite {
+            std::fs::rename(&tmp, path)?;
+        } else {
+            std::fs::hard_link(&tmp, path)?;
+            let _ = std::fs::remove_file(&tmp);
+        }
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}

@@ -144,20 +144,9 @@ pub fn refresh_cached(
         for (name, bytes) in files {
             if let Some(b) = bytes {
                 let path = dir.join(name);
-                replace_file(&path, b).map_err(|e| io(&path, e))?;
+                crate::write_atomic(&path, b, true).map_err(|e| io(&path, e))?;
             }
         }
     }
     Ok(set)
-}
-
-/// Writes `bytes` to `path` atomically: a temp file in the same directory,
-/// synced, then renamed over the old one.
-pub fn replace_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
