@@ -73,7 +73,17 @@ impl HashAlgorithm {
         }
     }
 
-    /// Rekor's spelling (`sha256`, `sha384`, `sha512`).
+    /// Rekor's spelling (`sha256`, `sha384`, `sha512`), also the in-toto
+    /// digest-set key and cosign's `--digestAlg` value.
+    pub fn rekor_name(self) -> &'static str {
+        match self {
+            HashAlgorithm::Sha256 => "sha256",
+            HashAlgorithm::Sha384 => "sha384",
+            HashAlgorithm::Sha512 => "sha512",
+        }
+    }
+
+    /// The inverse of [`HashAlgorithm::rekor_name`].
     pub fn from_rekor_name(name: &str) -> Option<Self> {
         match name {
             "sha256" => Some(HashAlgorithm::Sha256),

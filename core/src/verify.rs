@@ -340,7 +340,15 @@ impl<'b> SignedContent<'b> {
         match &bundle.content {
             BundleContent::MessageSignature(m) => {
                 let digest = match &m.message_digest {
-                    Some(d) => Some((trust_hash(d.algorithm)?, d.digest.as_slice())),
+                    Some(d) => Some((
+                        d.algorithm.to_keys().ok_or_else(|| {
+                            VerifyError::Unsupported(format!(
+                                "message digest algorithm {:?}",
+                                d.algorithm
+                            ))
+                        })?,
+                        d.digest.as_slice(),
+                    )),
                     None => None,
                 };
                 Ok(SignedContent::Message {
@@ -449,9 +457,9 @@ fn check_statement_subject(payload: &[u8], artifact: Artifact<'_>) -> Result<(),
             HashAlgorithm::Sha512,
         ]
         .into_iter()
-        .map(|a| (hash_name(a), hex::encode(a.digest(b))))
+        .map(|a| (a.rekor_name(), hex::encode(a.digest(b))))
         .collect(),
-        Artifact::Digest(a, d) => vec![(hash_name(a), hex::encode(d))],
+        Artifact::Digest(a, d) => vec![(a.rekor_name(), hex::encode(d))],
         Artifact::Unchecked => return Ok(()),
     };
     let found = subjects.iter().any(|s| {
@@ -471,26 +479,6 @@ fn check_statement_subject(payload: &[u8], artifact: Artifact<'_>) -> Result<(),
         Err(VerifyError::Artifact(
             "no subject of the in-toto statement has the artifact's digest".into(),
         ))
-    }
-}
-
-fn hash_name(a: HashAlgorithm) -> &'static str {
-    match a {
-        HashAlgorithm::Sha256 => "sha256",
-        HashAlgorithm::Sha384 => "sha384",
-        HashAlgorithm::Sha512 => "sha512",
-    }
-}
-
-fn trust_hash(a: crate::trust::HashAlgorithm) -> Result<HashAlgorithm, VerifyError> {
-    use crate::trust::HashAlgorithm as T;
-    match a {
-        T::Sha2_256 => Ok(HashAlgorithm::Sha256),
-        T::Sha2_384 => Ok(HashAlgorithm::Sha384),
-        T::Sha2_512 => Ok(HashAlgorithm::Sha512),
-        other => Err(VerifyError::Unsupported(format!(
-            "message digest algorithm {other:?}"
-        ))),
     }
 }
 
@@ -661,7 +649,7 @@ fn check_body(
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             if let Some((a, d)) = digest {
-                if alg != hash_name(*a) || !value.eq_ignore_ascii_case(&hex::encode(d)) {
+                if alg != a.rekor_name() || !value.eq_ignore_ascii_case(&hex::encode(d)) {
                     return Err("the logged digest is not the bundle's message digest".into());
                 }
             }

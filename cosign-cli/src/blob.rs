@@ -285,7 +285,7 @@ pub fn sign(
     if let Some(path) = &a.bundle {
         let content = BundleContent::MessageSignature(MessageSignature {
             message_digest: Some(HashOutput {
-                algorithm: trust_hash(alg),
+                algorithm: alg.into(),
                 digest,
             }),
             signature: signature.clone(),
@@ -308,15 +308,6 @@ pub fn sign(
         println!("{}", STANDARD.encode(&signature));
     }
     Ok(())
-}
-
-fn trust_hash(a: HashAlgorithm) -> sigstack_core::trust::HashAlgorithm {
-    use sigstack_core::trust::HashAlgorithm as T;
-    match a {
-        HashAlgorithm::Sha256 => T::Sha2_256,
-        HashAlgorithm::Sha384 => T::Sha2_384,
-        HashAlgorithm::Sha512 => T::Sha2_512,
-    }
 }
 
 /// What `attest-blob` signs.
@@ -651,11 +642,8 @@ pub fn verify_attestation(
     let artifact = match (check_claims, digest, blob) {
         (false, _, _) => Artifact::Unchecked,
         (true, Some((alg, hex_digest)), _) => {
-            let alg = match alg.as_str() {
-                "sha256" => HashAlgorithm::Sha256,
-                "sha384" => HashAlgorithm::Sha384,
-                "sha512" => HashAlgorithm::Sha512,
-                other => bail!("unsupported --digestAlg {other:?}"),
+            let Some(alg) = HashAlgorithm::from_rekor_name(&alg) else {
+                bail!("unsupported --digestAlg {alg:?}");
             };
             raw = hex::decode(&hex_digest)
                 .ok()

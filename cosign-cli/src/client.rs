@@ -360,16 +360,11 @@ pub fn hashedrekord(
     signature: &[u8],
     verifier_pem: &str,
 ) -> Value {
-    let alg = match alg {
-        HashAlgorithm::Sha256 => "sha256",
-        HashAlgorithm::Sha384 => "sha384",
-        HashAlgorithm::Sha512 => "sha512",
-    };
     json!({
         "apiVersion": "0.0.1",
         "kind": "hashedrekord",
         "spec": {
-            "data": {"hash": {"algorithm": alg, "value": hex::encode(digest)}},
+            "data": {"hash": {"algorithm": alg.rekor_name(), "value": hex::encode(digest)}},
             "signature": {
                 "content": STANDARD.encode(signature),
                 "publicKey": {"content": STANDARD.encode(verifier_pem)},

@@ -97,15 +97,13 @@ pub fn to_bundle(v: &Value) -> Result<Bundle, LegacyError> {
             "a {kind} entry: only hashedrekord (sign-blob) legacy bundles are read"
         )));
     }
-    let algorithm = match parsed
+    let logged_alg = parsed
         .pointer("/spec/data/hash/algorithm")
-        .and_then(Value::as_str)
-    {
-        Some("sha256") => HashAlgorithm::Sha2_256,
-        Some("sha384") => HashAlgorithm::Sha2_384,
-        Some("sha512") => HashAlgorithm::Sha2_512,
-        other => return Err(bad(format!("logged hash algorithm {other:?}"))),
-    };
+        .and_then(Value::as_str);
+    let algorithm: HashAlgorithm = logged_alg
+        .and_then(sigstack_core::keys::HashAlgorithm::from_rekor_name)
+        .ok_or_else(|| bad(format!("logged hash algorithm {logged_alg:?}")))?
+        .into();
     let digest = parsed
         .pointer("/spec/data/hash/value")
         .and_then(Value::as_str)

@@ -60,6 +60,29 @@ pub enum PublicKeyDetails {
     ML_DSA_87,
 }
 
+impl From<crate::keys::HashAlgorithm> for HashAlgorithm {
+    fn from(a: crate::keys::HashAlgorithm) -> Self {
+        match a {
+            crate::keys::HashAlgorithm::Sha256 => HashAlgorithm::Sha2_256,
+            crate::keys::HashAlgorithm::Sha384 => HashAlgorithm::Sha2_384,
+            crate::keys::HashAlgorithm::Sha512 => HashAlgorithm::Sha2_512,
+        }
+    }
+}
+
+impl HashAlgorithm {
+    /// The algorithm as the signature code knows it; `None` for the ones
+    /// no client signs with (unspecified, SHA-3).
+    pub fn to_keys(self) -> Option<crate::keys::HashAlgorithm> {
+        match self {
+            HashAlgorithm::Sha2_256 => Some(crate::keys::HashAlgorithm::Sha256),
+            HashAlgorithm::Sha2_384 => Some(crate::keys::HashAlgorithm::Sha384),
+            HashAlgorithm::Sha2_512 => Some(crate::keys::HashAlgorithm::Sha512),
+            _ => None,
+        }
+    }
+}
+
 /// A digest and the algorithm that produced it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
