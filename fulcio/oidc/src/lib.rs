@@ -45,6 +45,12 @@ impl<'a> Token<'a> {
         token::parse(token).map(Token)
     }
 
+    /// The claims, NOT verified: for a client that needs its own token's
+    /// subject (Fulcio's proof of possession) before Fulcio verifies it.
+    pub fn unverified_claims(&self) -> &Claims {
+        &self.0.claims
+    }
+
     /// The `iss` claim, NOT verified: only for routing the token to the
     /// issuer that will verify it.
     pub fn unverified_issuer(&self) -> Result<&str, OidcError> {
