@@ -721,14 +721,12 @@ fn check_body(
     }
 }
 
-fn not_before_after(cert: &Certificate) -> Result<(OffsetDateTime, OffsetDateTime), String> {
+fn not_before_after(cert: &Certificate) -> (OffsetDateTime, OffsetDateTime) {
     let v = &cert.tbs_certificate.validity;
-    let conv = |t: x509_cert::time::Time| {
-        i64::try_from(t.to_unix_duration().as_secs())
-            .map_err(|_| "time out of range".to_string())
-            .and_then(unix)
-    };
-    Ok((conv(v.not_before)?, conv(v.not_after)?))
+    (
+        crate::trust::build::x509_time(&v.not_before),
+        crate::trust::build::x509_time(&v.not_after),
+    )
 }
 
 fn extension(cert: &Certificate, oid: der::oid::ObjectIdentifier) -> Option<&[u8]> {
@@ -761,7 +759,7 @@ fn verify_chain(
             "the extended key usage does not include code signing".into(),
         ));
     }
-    let (nb, na) = not_before_after(leaf).map_err(VerifyError::Certificate)?;
+    let (nb, na) = not_before_after(leaf);
     for t in times {
         if *t < nb || *t > na {
             return Err(VerifyError::Certificate(format!(
@@ -800,9 +798,11 @@ fn chain_to(
     times: &[OffsetDateTime],
 ) -> Result<Vec<u8>, String> {
     let first = chain.first().ok_or("empty CA chain")?;
-    let mut child = leaf.clone();
+    // The certificate just checked, whose issuer comes next (the leaf first).
+    let mut checked: Option<Certificate> = None;
     for (i, c) in chain.iter().enumerate() {
         let parent = keys::parse_certificate_der(&c.raw_bytes).map_err(|e| e.to_string())?;
+        let child = checked.as_ref().unwrap_or(leaf);
         if parent.tbs_certificate.subject != child.tbs_certificate.issuer {
             return Err(format!("chain certificate {i} is not the issuer"));
         }
@@ -810,15 +810,15 @@ fn chain_to(
             return Err(format!("chain certificate {i} is not a CA"));
         }
         let pk = keys::certificate_public_key(&parent).map_err(|e| e.to_string())?;
-        keys::verify_certificate_signature(&child, &pk)
+        keys::verify_certificate_signature(child, &pk)
             .map_err(|_| format!("bad signature by chain certificate {i}"))?;
-        let (nb, na) = not_before_after(&parent)?;
+        let (nb, na) = not_before_after(&parent);
         if times.iter().any(|t| *t < nb || *t > na) {
             return Err(format!(
                 "chain certificate {i} is not valid at the signing time"
             ));
         }
-        child = parent;
+        checked = Some(parent);
     }
     Ok(first.raw_bytes.clone())
 }
