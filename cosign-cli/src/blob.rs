@@ -550,43 +550,55 @@ fn policy(a: &VerifyFlags) -> Result<SignerPolicy> {
     }))
 }
 
-/// Verifies the bundle of `a` about `artifact`; returns the bundle.
-/// `attestation`: the bundle must hold a DSSE envelope (checked before any
-/// cryptography, so the error says what is wrong).
-fn verify_with(a: &VerifyFlags, artifact: Artifact<'_>, attestation: bool) -> Result<Bundle> {
-    let path = a
-        .bundle
-        .as_deref()
-        .ok_or_else(|| anyhow!("--bundle is required"))?;
-    let policy = policy(a)?;
-    // A trusted-root file keeps verification offline; without one, the
-    // TUF-distributed root is refreshed from the mirror first.
-    let root = match &a.trusted_root {
-        Some(p) => TrustedRoot::from_json(
-            &std::fs::read(p).with_context(|| format!("reading trusted root {p}"))?,
-        )
-        .map_err(|e| anyhow!("trusted root {p}: {e}"))?,
-        None => {
-            let trust = crate::tuf::load(&crate::tuf::tuf_root()?, OffsetDateTime::now_utc())?;
-            TrustedRoot::from_json(&trust.trusted_root)
-                .map_err(|e| anyhow!("trusted root from {}: {e}", trust.mirror))?
+/// What a verification needs besides the bundle, from the flags: the bundle
+/// path, the signer policy and the trusted root (in that order, so that a
+/// bad flag is reported before any file is read).
+struct Verification {
+    path: String,
+    policy: SignerPolicy,
+    root: TrustedRoot,
+}
+
+impl Verification {
+    fn from_flags(a: &VerifyFlags) -> Result<Self> {
+        let path = a
+            .bundle
+            .clone()
+            .ok_or_else(|| anyhow!("--bundle is required"))?;
+        let policy = policy(a)?;
+        // A trusted-root file keeps verification offline; without one, the
+        // TUF-distributed root is refreshed from the mirror first.
+        let root = match &a.trusted_root {
+            Some(p) => TrustedRoot::from_json(
+                &std::fs::read(p).with_context(|| format!("reading trusted root {p}"))?,
+            )
+            .map_err(|e| anyhow!("trusted root {p}: {e}"))?,
+            None => {
+                let trust = crate::tuf::load(&crate::tuf::tuf_root()?, OffsetDateTime::now_utc())?;
+                TrustedRoot::from_json(&trust.trusted_root)
+                    .map_err(|e| anyhow!("trusted root from {}: {e}", trust.mirror))?
+            }
+        };
+        Ok(Verification { path, policy, root })
+    }
+
+    fn bundle(&self) -> Result<Bundle> {
+        read_bundle(&self.path)
+    }
+
+    fn verify(&self, a: &VerifyFlags, bundle: &Bundle, artifact: Artifact<'_>) -> Result<()> {
+        let opts = Options {
+            ignore_tlog: a.insecure_ignore_tlog,
+            ignore_sct: a.insecure_ignore_sct,
+            now: OffsetDateTime::now_utc(),
+        };
+        if a.insecure_ignore_tlog {
+            eprintln!("WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the blob.");
         }
-    };
-    let bundle = read_bundle(path)?;
-    if attestation && !matches!(bundle.content, BundleContent::DsseEnvelope(_)) {
-        bail!("bundle {path} holds a message signature, not an attestation: use verify-blob");
+        verify::verify_bundle(bundle, &self.root, artifact, &self.policy, &opts)
+            .map_err(|e: VerifyError| anyhow!("verifying bundle {}: {e}", self.path))?;
+        Ok(())
     }
-    let opts = Options {
-        ignore_tlog: a.insecure_ignore_tlog,
-        ignore_sct: a.insecure_ignore_sct,
-        now: OffsetDateTime::now_utc(),
-    };
-    if a.insecure_ignore_tlog {
-        eprintln!("WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the blob.");
-    }
-    verify::verify_bundle(&bundle, &root, artifact, &policy, &opts)
-        .map_err(|e: VerifyError| anyhow!("verifying bundle {path}: {e}"))?;
-    Ok(bundle)
 }
 
 /// A Sigstore bundle (v0.1 to v0.3), or Go cosign's legacy bundle file,
@@ -621,7 +633,8 @@ pub fn verify_blob(a: &VerifyFlags, blob: &str) -> Result<()> {
             Artifact::Bytes(&data)
         }
     };
-    verify_with(a, artifact, false)?;
+    let v = Verification::from_flags(a)?;
+    v.verify(a, &v.bundle()?, artifact)?;
     eprintln!("Verified OK");
     Ok(())
 }
@@ -659,10 +672,16 @@ pub fn verify_attestation(
             bail!("a blob path or --digest is required (or --check-claims=false)")
         }
     };
-    let bundle = verify_with(a, artifact, true)?;
+    let v = Verification::from_flags(a)?;
+    let bundle = v.bundle()?;
+    // Checked before any cryptography, so the error says what is wrong.
     let BundleContent::DsseEnvelope(env) = &bundle.content else {
-        bail!("the bundle holds a message signature, not an attestation: use verify-blob");
+        bail!(
+            "bundle {} holds a message signature, not an attestation: use verify-blob",
+            v.path
+        );
     };
+    v.verify(a, &bundle, artifact)?;
     let stmt: Value = serde_json::from_slice(&env.payload)
         .map_err(|e| anyhow!("the attestation payload is not JSON: {e}"))?;
     let got = stmt["predicateType"].as_str().unwrap_or_default();
