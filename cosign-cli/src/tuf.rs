@@ -16,7 +16,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256, Sha512};
 use sigstack_core::tuf::{fetch_target, Fetcher, TufError};
-use sigstack_http::tuf_fetch::{refresh_cached, DirFetcher, HttpFetcher};
+use sigstack_http::tuf_fetch::{refresh_cached, CacheError, DirFetcher, HttpFetcher};
 use sigstack_http::write_atomic;
 use time::OffsetDateTime;
 
@@ -104,17 +104,14 @@ fn refresh(
     now: OffsetDateTime,
 ) -> Result<Trust> {
     let dir = mirror_dir(tuf_root, mirror);
-    let cached_root = std::fs::read(dir.join("root.json")).ok();
-    let root = match (bootstrap, &cached_root) {
-        (Some(b), _) => b.to_vec(),
-        (None, Some(c)) => c.clone(),
-        (None, None) => bail!(
+    let mut f = fetcher(mirror)?;
+    let set = match refresh_cached(bootstrap, Some(&dir), f.as_mut(), now) {
+        Ok(set) => set,
+        Err(CacheError::NoRoot) => bail!(
             "no trusted root.json for mirror {mirror}: run `cosign initialize --mirror {mirror} --root <root.json>` (this client embeds no public-good root)"
         ),
+        Err(e) => return Err(anyhow!(e).context(format!("TUF update from {mirror}"))),
     };
-    let mut f = fetcher(mirror)?;
-    let set = refresh_cached(&root, Some(&dir), f.as_mut(), now)
-        .with_context(|| format!("TUF update from {mirror}"))?;
     let targets_dir = dir.join("targets");
     std::fs::create_dir_all(&targets_dir)
         .with_context(|| format!("creating {}", targets_dir.display()))?;
@@ -174,14 +171,9 @@ pub fn initialize(
             anyhow!("--root is required: nothing is cached for {mirror} (this client embeds no public-good root)")
         })?,
     };
-    let trust = refresh(&staging, mirror, Some(&bootstrap), now);
-    let trust = match trust {
-        Ok(t) => t,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(e);
-        }
-    };
+    let trust = refresh(&staging, mirror, Some(&bootstrap), now).inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&staging);
+    })?;
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(mirror_dir(&staging, mirror), &dir)
         .with_context(|| format!("installing the TUF cache in {}", dir.display()))?;

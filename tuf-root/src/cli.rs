@@ -752,7 +752,7 @@ fn verify(a: VerifyArgs) -> Result<ExitCode> {
     };
     let bootstrap = std::fs::read(&a.root).with_context(|| a.root.display().to_string())?;
     let set = sigstack_http::tuf_fetch::refresh_cached(
-        &bootstrap,
+        Some(&bootstrap),
         a.cache.as_deref(),
         fetcher.as_mut(),
         now,

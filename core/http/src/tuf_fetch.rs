@@ -99,6 +99,9 @@ impl Fetcher for HttpFetcher {
 pub enum CacheError {
     #[error(transparent)]
     Tuf(#[from] TufError),
+    /// Nothing cached and no bootstrap root given.
+    #[error("no trusted root.json: nothing is cached and no initial root was given")]
+    NoRoot,
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -113,14 +116,16 @@ pub enum CacheError {
 /// root, timestamp, snapshot and targets back. On failure the cache is left
 /// as it was, so a bad mirror cannot poison it.
 pub fn refresh_cached(
-    bootstrap_root: &[u8],
+    bootstrap_root: Option<&[u8]>,
     cache: Option<&std::path::Path>,
     fetcher: &mut dyn Fetcher,
     now: time::OffsetDateTime,
 ) -> Result<sigstack_core::tuf::TrustedSet, CacheError> {
     use sigstack_core::tuf::{refresh, TrustedSet};
     let cached = |name: &str| cache.and_then(|c| std::fs::read(c.join(name)).ok());
-    let root = cached("root.json").unwrap_or_else(|| bootstrap_root.to_vec());
+    let root = cached("root.json")
+        .or_else(|| bootstrap_root.map(<[u8]>::to_vec))
+        .ok_or(CacheError::NoRoot)?;
     let mut set = TrustedSet::new(&root, now)?;
     if let Some(ts) = cached("timestamp.json") {
         let _ = set.update_timestamp(&ts);
