@@ -140,19 +140,10 @@ pub fn to_bundle(v: &Value) -> Result<Bundle, LegacyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testdata::{identity, strict_now, upstream};
     use serde_json::json;
     use sigstack_core::trust::TrustedRoot;
-    use sigstack_core::verify::{
-        verify_bundle, Artifact, IdentityPolicy, Matcher, Options, SignerPolicy,
-    };
-
-    fn upstream(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/../core/tests/data/upstream/sigstore-python/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
+    use sigstack_core::verify::{verify_bundle, Artifact, Matcher};
 
     /// sigstore-python's v0.1 staging bundle written out in the legacy
     /// layout (what Go cosign 2.x wrote for the same signature).
@@ -195,16 +186,11 @@ mod tests {
 
     fn verify(b: &Bundle, digest: &[u8]) -> Result<(), sigstack_core::verify::VerifyError> {
         let root = TrustedRoot::from_json(&upstream("trusted_root.sigstage.json")).unwrap();
-        let policy = SignerPolicy::Identity(IdentityPolicy {
-            subject: Matcher::Exact("a@tny.town".into()),
-            issuer: Matcher::regex(".").unwrap(),
-            extensions: vec![],
-        });
-        let opts = Options {
-            ignore_tlog: false,
-            ignore_sct: false,
-            now: time::OffsetDateTime::now_utc(),
-        };
+        let policy = identity(
+            Matcher::Exact("a@tny.town".into()),
+            Matcher::regex(".").unwrap(),
+        );
+        let opts = strict_now();
         verify_bundle(
             b,
             &root,

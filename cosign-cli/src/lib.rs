@@ -14,5 +14,7 @@ pub mod keyfile;
 pub mod keys;
 pub mod legacy;
 pub mod password;
+#[cfg(test)]
+mod testdata;
 pub mod trustcfg;
 pub mod tuf;

@@ -212,18 +212,9 @@ pub fn signing_config(spec: &SigningConfigSpec) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testdata::{identity, strict_now, upstream};
     use sigstack_core::trust::Bundle;
-    use sigstack_core::verify::{
-        verify_bundle, Artifact, IdentityPolicy, Matcher, Options, SignerPolicy,
-    };
-
-    fn upstream(name: &str) -> Vec<u8> {
-        std::fs::read(format!(
-            "{}/../core/tests/data/upstream/sigstore-python/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
+    use sigstack_core::verify::{verify_bundle, Artifact, Matcher};
 
     /// Rebuilds the staging trusted root's v1 material from PEM files with
     /// `trusted-root create`, then verifies the staging bundle with it.
@@ -311,16 +302,11 @@ mod tests {
             );
         }
         let bundle = Bundle::from_json(&upstream("bundle_v3.txt.sigstore")).unwrap();
-        let policy = SignerPolicy::Identity(IdentityPolicy {
-            subject: Matcher::Exact("william@yossarian.net".into()),
-            issuer: Matcher::Exact("https://github.com/login/oauth".into()),
-            extensions: vec![],
-        });
-        let opts = Options {
-            ignore_tlog: false,
-            ignore_sct: false,
-            now: OffsetDateTime::now_utc(),
-        };
+        let policy = identity(
+            Matcher::Exact("william@yossarian.net".into()),
+            Matcher::Exact("https://github.com/login/oauth".into()),
+        );
+        let opts = strict_now();
         verify_bundle(
             &bundle,
             &created,
