@@ -92,25 +92,38 @@ trap 'exit 130' INT TERM
 
 # ----------------------------------------------------------------------------- installs
 
-install_rekor_cli() {
-    local log="$CACHE/logs/rekor-cli-install.log"
-    if [ -x "$REKOR_CLI" ] && go version -m "$REKOR_CLI" 2>/dev/null |
-        grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/sigstore/rekor[[:space:]]+$REKOR_CLI_VERSION([[:space:]]|$)"; then
-        pass "install rekor-cli $REKOR_CLI_VERSION (cached)"
+# go_install NAME BIN MODULE PACKAGE VERSION TIMEOUT: a pinned `go install PACKAGE@VERSION` into
+# dirname(BIN), skipped when BIN was already built from MODULE at VERSION (`go version -m`).
+# PASS/FAIL as NAME; the log is $CACHE/logs/<basename BIN>-install.log.
+go_install() {
+    local name=$1 bin=$2 module=$3 pkg=$4 version=$5 limit=$6
+    local log="$CACHE/logs/$(basename "$bin")-install.log" start secs
+    if [ -x "$bin" ] && go version -m "$bin" 2>/dev/null |
+        grep -Eq "^[[:space:]]+mod[[:space:]]+$module[[:space:]]+$version([[:space:]]|$)"; then
+        pass "$name (cached)"
         return
     fi
     if ! command -v go >/dev/null 2>&1; then
-        fail "install rekor-cli $REKOR_CLI_VERSION" "go not found in PATH"
+        fail "$name" "go not found in PATH"
         return
     fi
-    mkdir -p "$REKOR_CLI_DIR"
+    mkdir -p "$(dirname "$bin")"
+    start=$(date +%s)
     # GOTOOLCHAIN=local: build with the installed Go, never fetch another toolchain.
-    if (cd "$WORK" && GOBIN="$REKOR_CLI_DIR" GOTOOLCHAIN=local GOFLAGS=-mod=mod \
-        timeout 1200 go install "github.com/sigstore/rekor/cmd/rekor-cli@$REKOR_CLI_VERSION") >"$log" 2>&1; then
-        pass "install rekor-cli $REKOR_CLI_VERSION"
+    if (cd "$WORK" && GOBIN="$(dirname "$bin")" GOTOOLCHAIN=local GOFLAGS=-mod=mod \
+        timeout "$limit" go install "$pkg@$version") >"$log" 2>&1; then
+        secs=$(($(date +%s) - start))
+        echo "installed in ${secs}s" >>"$log"
+        pass "$name ($(go version | cut -d' ' -f3), ${secs}s)"
     else
-        fail "install rekor-cli $REKOR_CLI_VERSION" "go install failed ($(go version 2>&1)): $(grep -v '^go: downloading' "$log" | tail -5)"
+        secs=$(($(date +%s) - start))
+        fail "$name" "go install failed after ${secs}s ($(go version 2>&1)): $(grep -v '^go: downloading' "$log" | tail -5)"
     fi
+}
+
+install_rekor_cli() {
+    go_install "install rekor-cli $REKOR_CLI_VERSION" "$REKOR_CLI" github.com/sigstore/rekor \
+        github.com/sigstore/rekor/cmd/rekor-cli "$REKOR_CLI_VERSION" 1200
 }
 
 install_sigstore_py() {

@@ -18,18 +18,7 @@
 
 const fs = require('fs');
 
-function args(argv) {
-  const out = {};
-  for (let i = 0; i < argv.length; i += 2) {
-    if (!argv[i].startsWith('--') || i + 1 >= argv.length) throw new Error(`bad argument ${argv[i]}`);
-    out[argv[i].slice(2)] = argv[i + 1];
-  }
-  return out;
-}
-
-function need(a, ...names) {
-  for (const n of names) if (!a[n]) throw new Error(`missing --${n}`);
-}
+const { args, need } = require('./peer_cli');
 
 function describe(err) {
   let s = `${err.name || 'Error'}${err.code ? ` [${err.code}]` : ''}: ${err.message}`;

@@ -85,28 +85,8 @@ tuf_install_tuf_js() {
 }
 
 tuf_install_cosign() {
-    local name="install cosign $COSIGN_VERSION (go install github.com/sigstore/cosign/v3/cmd/cosign)"
-    local log="$CACHE/logs/cosign-install.log" start secs
-    if [ -x "$COSIGN" ] && go version -m "$COSIGN" 2>/dev/null |
-        grep -Eq "^[[:space:]]+mod[[:space:]]+github.com/sigstore/cosign/v3[[:space:]]+$COSIGN_VERSION([[:space:]]|$)"; then
-        pass "$name (cached)"
-        return
-    fi
-    if ! command -v go >/dev/null 2>&1; then
-        fail "$name" "go not found in PATH"
-        return
-    fi
-    mkdir -p "$COSIGN_DIR"
-    start=$(date +%s)
-    if (cd "$WORK" && GOBIN="$COSIGN_DIR" GOTOOLCHAIN=local GOFLAGS=-mod=mod \
-        timeout 3000 go install "github.com/sigstore/cosign/v3/cmd/cosign@$COSIGN_VERSION") >"$log" 2>&1; then
-        secs=$(($(date +%s) - start))
-        echo "installed in ${secs}s" >>"$log"
-        pass "$name ($(go version | cut -d' ' -f3), ${secs}s)"
-    else
-        secs=$(($(date +%s) - start))
-        fail "$name" "go install failed after ${secs}s ($(go version 2>&1)): $(grep -v '^go: downloading' "$log" | tail -5)"
-    fi
+    go_install "install cosign $COSIGN_VERSION (go install github.com/sigstore/cosign/v3/cmd/cosign)" "$COSIGN" \
+        github.com/sigstore/cosign/v3 github.com/sigstore/cosign/v3/cmd/cosign "$COSIGN_VERSION" 3000
 }
 
 # ----------------------------------------------------------------------------- helpers
