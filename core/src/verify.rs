@@ -299,24 +299,18 @@ impl Signer {
         }
     }
 
-    /// Whether `pem` (a log body's key or certificate PEM) names this signer.
+    /// Whether `pem` (a log body's key or certificate PEM, read as Rekor
+    /// reads it: [`keys::KeyMaterial`]) names this signer.
     fn matches_pem(&self, pem: &[u8]) -> bool {
-        let Ok(blocks) = crate::pem::parse_all(pem) else {
+        let Ok(material) = keys::KeyMaterial::from_pem(pem) else {
             return false;
         };
-        let Some(first) = blocks.first() else {
-            return false;
-        };
-        match (self, first.label.as_str()) {
-            (Signer::Certificate { der, .. }, "CERTIFICATE") => first.contents == *der,
-            (Signer::Key(k), "PUBLIC KEY") => PublicKey::from_spki_der(&first.contents)
-                .map(|p| p == *k)
-                .unwrap_or(false),
+        match (self, &material) {
+            (Signer::Certificate { der, .. }, keys::KeyMaterial::Certificates(chain)) => {
+                keys::certificate_der(&chain[0]).is_ok_and(|d| d == *der)
+            }
             // A key-verified bundle may still carry (and log) a certificate.
-            (Signer::Key(k), "CERTIFICATE") => keys::parse_certificate_der(&first.contents)
-                .and_then(|c| keys::certificate_public_key(&c))
-                .map(|p| p == *k)
-                .unwrap_or(false),
+            (Signer::Key(k), m) => m.public_key().is_ok_and(|p| p == *k),
             _ => false,
         }
     }
