@@ -59,6 +59,25 @@ pub fn parse_all(text: &[u8]) -> Result<Vec<PemBlock>, PemError> {
     Ok(blocks)
 }
 
+/// Parses a file of `CERTIFICATE` blocks (a chain or a set of roots) into
+/// their DER, in order. Like [`parse_all`] it refuses a file without blocks;
+/// any block that is not a certificate is an error.
+pub fn parse_certificates(text: &[u8]) -> Result<Vec<Vec<u8>>, PemError> {
+    parse_all(text)?
+        .into_iter()
+        .map(|b| {
+            if b.label == "CERTIFICATE" {
+                Ok(b.contents)
+            } else {
+                Err(PemError::UnexpectedLabel {
+                    found: b.label,
+                    expected: "CERTIFICATE",
+                })
+            }
+        })
+        .collect()
+}
+
 /// Parses exactly one PEM block (surrounding whitespace allowed).
 pub fn parse_one_block(text: &[u8]) -> Result<PemBlock, PemError> {
     let mut blocks = parse_all(text)?;
@@ -176,6 +195,22 @@ mod tests {
         let all = parse_all(format!("\n{a}\n{b}  \n").as_bytes()).unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[1].contents, b"second");
+    }
+
+    #[test]
+    fn certificate_files() {
+        let a = encode("CERTIFICATE", b"leaf");
+        let b = encode("CERTIFICATE", b"root");
+        let k = encode("PUBLIC KEY", b"key");
+        assert_eq!(
+            parse_certificates(format!("{a}{b}").as_bytes()).unwrap(),
+            vec![b"leaf".to_vec(), b"root".to_vec()]
+        );
+        assert!(matches!(
+            parse_certificates(format!("{a}{k}").as_bytes()),
+            Err(PemError::UnexpectedLabel { .. })
+        ));
+        assert_eq!(parse_certificates(b"\n"), Err(PemError::Empty));
     }
 
     #[test]

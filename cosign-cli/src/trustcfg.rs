@@ -55,12 +55,8 @@ fn read(path: &str, flag: &str) -> Result<Vec<u8>> {
 }
 
 fn pem_chain(path: &str, flag: &str) -> Result<Vec<Vec<u8>>> {
-    let blocks = sigstack_core::pem::parse_all(&read(path, flag)?)
-        .map_err(|e| anyhow!("--{flag}: {path}: {e}"))?;
-    if blocks.is_empty() || blocks.iter().any(|b| b.label != "CERTIFICATE") {
-        bail!("--{flag}: {path} must hold one or more PEM certificates");
-    }
-    Ok(blocks.into_iter().map(|b| b.contents).collect())
+    sigstack_core::pem::parse_certificates(&read(path, flag)?)
+        .map_err(|e| anyhow!("--{flag}: {path}: {e}"))
 }
 
 fn spki(path: &str, flag: &str) -> Result<Vec<u8>> {

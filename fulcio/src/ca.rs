@@ -196,22 +196,8 @@ fn read(p: &Path) -> Result<Vec<u8>, CaError> {
 
 /// A PEM file of `CERTIFICATE` blocks, as DER (order kept).
 pub fn read_chain_pem(cert: &Path) -> Result<Vec<Vec<u8>>, CaError> {
-    let blocks = sigstack_core::pem::parse_all(&read(cert)?)
-        .map_err(|e| CaError::Config(format!("{}: {e}", cert.display())))?;
-    blocks
-        .into_iter()
-        .map(|b| {
-            if b.label == "CERTIFICATE" {
-                Ok(b.contents)
-            } else {
-                Err(CaError::Config(format!(
-                    "{}: unexpected PEM block {:?}",
-                    cert.display(),
-                    b.label
-                )))
-            }
-        })
-        .collect()
+    sigstack_core::pem::parse_certificates(&read(cert)?)
+        .map_err(|e| CaError::Config(format!("{}: {e}", cert.display())))
 }
 
 fn is_ca(c: &Certificate) -> Result<bool, CaError> {

@@ -75,17 +75,7 @@ impl std::fmt::Debug for Roots {
 impl Roots {
     /// One or more PEM `CERTIFICATE` blocks, nothing else.
     pub fn from_pem(text: &[u8]) -> Result<Self, ChainError> {
-        let blocks = pem::parse_all(text).map_err(|e| ChainError::Roots(e.to_string()))?;
-        let mut ders = Vec::with_capacity(blocks.len());
-        for b in blocks {
-            if b.label != "CERTIFICATE" {
-                return Err(ChainError::Roots(format!(
-                    "unexpected PEM block {:?} (only CERTIFICATE)",
-                    b.label
-                )));
-            }
-            ders.push(b.contents);
-        }
+        let ders = pem::parse_certificates(text).map_err(|e| ChainError::Roots(e.to_string()))?;
         Self::from_der(ders)
     }
 
