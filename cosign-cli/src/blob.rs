@@ -161,12 +161,13 @@ fn interactive_token(a: &SigningFlags, svc: Option<&Services>, http: &Http) -> R
     Ok(token)
 }
 
-/// A signing session: the key (given, or ephemeral with its Fulcio chain),
+/// A signing session: the key (given, or ephemeral with its Fulcio leaf),
 /// the services, and the HTTP client.
 struct Session {
     key: SigningKey,
-    /// Keyless: the Fulcio chain (DER, leaf first).
-    chain: Option<Vec<Vec<u8>>>,
+    /// Keyless: the Fulcio leaf certificate (DER). Only the leaf goes into a
+    /// v0.3 bundle and the log entry; the chain is in the trusted root.
+    leaf: Option<Vec<u8>>,
     rekor: Option<String>,
     http: Http,
 }
@@ -182,7 +183,7 @@ impl Session {
             None
         };
         let http = Http::new(TIMEOUT)?;
-        let (key, chain) = match &a.key {
+        let (key, leaf) = match &a.key {
             Some(k) => (load_signing_key(k)?, None),
             None => {
                 let token = match a
@@ -198,9 +199,9 @@ impl Session {
                 })?;
                 let key = PrivateKey::generate_p256();
                 let subject = client::token_subject(&token)?;
-                let chain = http.fulcio_certificate(&fulcio, &token, &key, &subject)?;
+                let leaf = http.fulcio_certificate(&fulcio, &token, &key, &subject)?;
                 eprintln!("Successfully retrieved a signing certificate from {fulcio}");
-                (SigningKey::Local(Box::new(key)), Some(chain))
+                (SigningKey::Local(Box::new(key)), Some(leaf))
             }
         };
         let rekor = match (&svc, a.tlog_upload) {
@@ -214,7 +215,7 @@ impl Session {
         }
         Ok(Session {
             key,
-            chain,
+            leaf,
             rekor,
             http,
         })
@@ -222,8 +223,8 @@ impl Session {
 
     /// The PEM Rekor records as the verifier: the leaf, or the public key.
     fn verifier_pem(&self) -> String {
-        match &self.chain {
-            Some(c) => sigstack_core::pem::encode("CERTIFICATE", &c[0]),
+        match &self.leaf {
+            Some(c) => sigstack_core::pem::encode("CERTIFICATE", c),
             None => self.key.public_key().to_pem(),
         }
     }
@@ -244,9 +245,9 @@ impl Session {
         entries: Vec<TransparencyLogEntry>,
         content: BundleContent,
     ) -> Result<()> {
-        let material = match &self.chain {
+        let material = match &self.leaf {
             Some(c) => VerificationMaterialContent::Certificate(X509Certificate {
-                raw_bytes: c[0].clone(),
+                raw_bytes: c.clone(),
             }),
             None => VerificationMaterialContent::PublicKey(PublicKeyIdentifier {
                 hint: STANDARD.encode(sha256_key_id(&self.key.public_key().to_spki_der())),

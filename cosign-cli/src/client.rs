@@ -116,15 +116,15 @@ impl Http {
     }
 
     /// Fulcio API v2: a certificate for `key`, proving possession by signing
-    /// `subject` (the token's email, else its `sub`). Returns the chain as
-    /// DER, leaf first.
+    /// `subject` (the token's email, else its `sub`). Returns the leaf
+    /// certificate (DER).
     pub fn fulcio_certificate(
         &self,
         fulcio_url: &str,
         token: &str,
         key: &PrivateKey,
         subject: &str,
-    ) -> Result<Vec<Vec<u8>>, ServiceError> {
+    ) -> Result<Vec<u8>, ServiceError> {
         const S: &str = "Fulcio";
         let proof = key
             .sign(subject.as_bytes())
@@ -146,19 +146,18 @@ impl Http {
             .or_else(|| v.pointer("/signedCertificateDetachedSct/chain/certificates"))
             .and_then(Value::as_array)
             .ok_or_else(|| response(S, "no certificate chain"))?;
-        let mut chain = Vec::new();
+        // Every certificate must be a PEM certificate; only the leaf is used
+        // (bundle and log entry), the rest of the chain is in the trusted root.
+        let mut leaf = None;
         for pem in certs {
             let pem = pem
                 .as_str()
                 .ok_or_else(|| response(S, "a certificate is not a string"))?;
             let der = sigstack_core::pem::parse_labeled(pem.as_bytes(), "CERTIFICATE")
                 .map_err(|e| response(S, e.to_string()))?;
-            chain.push(der);
+            leaf.get_or_insert(der);
         }
-        if chain.is_empty() {
-            return Err(response(S, "empty certificate chain"));
-        }
-        Ok(chain)
+        leaf.ok_or_else(|| response(S, "empty certificate chain"))
     }
 
     /// Rekor v1: uploads `entry` (a proposed entry) and returns the entry as
