@@ -119,16 +119,13 @@ async fn create_entry(State(svc): State<Arc<Service>>, req: Request) -> Response
         Err(e) => return e.into_response(),
     };
     match svc.create(&value).await {
-        Ok((entry_id, entry)) => {
-            let mut resp = sigstack_http::json_response(
-                StatusCode::CREATED,
-                &json!({ entry_id.clone(): entry }),
-            );
+        Ok(entry) => {
+            let mut resp = sigstack_http::json_response(StatusCode::CREATED, &entry);
             let h = resp.headers_mut();
-            if let Ok(v) = HeaderValue::from_str(&entry_id) {
+            if let Ok(v) = HeaderValue::from_str(&entry.id) {
                 h.insert(header::ETAG, v);
             }
-            if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/log/entries/{entry_id}")) {
+            if let Ok(v) = HeaderValue::from_str(&format!("/api/v1/log/entries/{}", entry.id)) {
                 h.insert(header::LOCATION, v);
             }
             resp
@@ -156,9 +153,7 @@ async fn entry_by_index(State(svc): State<Arc<Service>>, Query(q): Query<IndexQu
             .into_response();
     }
     match svc.entry_by_index(index as u64) {
-        Ok(Some((id, entry))) => {
-            sigstack_http::json_response(StatusCode::OK, &json!({ id: entry }))
-        }
+        Ok(Some(entry)) => sigstack_http::json_response(StatusCode::OK, &entry),
         Ok(None) => not_found(),
         Err(e) => ApiError::from(e).into_response(),
     }
@@ -171,9 +166,7 @@ async fn entry_by_uuid(State(svc): State<Arc<Service>>, Path(id): Path<String>) 
         Err(e) => return e.into_response(),
     };
     match svc.entry_by_leaf(&leaf) {
-        Ok(Some((id, entry))) => {
-            sigstack_http::json_response(StatusCode::OK, &json!({ id: entry }))
-        }
+        Ok(Some(entry)) => sigstack_http::json_response(StatusCode::OK, &entry),
         Ok(None) => not_found(),
         Err(e) => ApiError::from(e).into_response(),
     }
@@ -185,7 +178,7 @@ async fn search_log_query(State(svc): State<Arc<Service>>, req: Request) -> Resp
         Err(e) => return e.into_response(),
     };
     match svc.search_log_query(&value) {
-        Ok(results) => sigstack_http::json_response(StatusCode::OK, &Value::Array(results)),
+        Ok(results) => sigstack_http::json_response(StatusCode::OK, &results),
         Err(e) => e.into_response(),
     }
 }

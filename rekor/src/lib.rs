@@ -2,12 +2,13 @@
 //!
 //! Crate map: [`types`] validates and canonicalizes entries (the byte-level
 //! contract with upstream Rekor), [`signer`] holds the log key (checkpoints and
-//! SETs), [`service`] is the log as plain functions over the Merkle engine
+//! SETs), [`response`] writes the `LogEntry` JSON, [`service`] is the log as plain functions over the Merkle engine
 //! (`sigstack-tlog`), [`api`] is the thin axum layer, [`config`] resolves file,
 //! flags and environment.
 
 pub mod api;
 pub mod config;
+pub mod response;
 pub mod service;
 pub mod signer;
 pub mod types;

@@ -3,6 +3,9 @@ use std::sync::Arc;
 use clap::Parser;
 use rekor::config::{Args, Config};
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     sigstack_http::init_tracing(false);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sigstack_core::keys::KeyMaterial;
 use sigstack_core::merkle::{hash_leaf, Hash};
@@ -22,7 +22,8 @@ use sigstack_tlog::{
 };
 
 use crate::api::ApiError;
-use crate::signer::{LogKey, V1Checkpointer};
+use crate::response::{EntryParts, IdentifiedEntry, LogEntry};
+use crate::signer::{LogKey, SetSealer, V1Checkpointer};
 use crate::types::{self, EntryError, Purpose};
 use sigstack_tlog::server::LogMetrics;
 
@@ -68,6 +69,7 @@ const MAX_INDEX_RESULTS: usize = 10_000;
 pub struct Service {
     log: Log,
     key: Arc<LogKey>,
+    log_id_hex: Arc<str>,
     tree_id: i64,
     hostname: String,
     max_request_bytes: usize,
@@ -105,7 +107,8 @@ impl Service {
         let key = Arc::new(opts.key);
         let tree_id = pin_identity(store.as_ref(), &key, opts.tree_id)?;
         let signer = Arc::new(V1Checkpointer::new(key.clone(), &opts.hostname, tree_id));
-        let log = Log::open(store, signer, opts.log)?;
+        let sealer = Arc::new(SetSealer(key.clone()));
+        let log = Log::open_sealed(store, signer, Some(sealer), opts.log)?;
         let metrics = LogMetrics::new(
             "rekor",
             "entries",
@@ -113,6 +116,7 @@ impl Service {
         );
         Ok(Service {
             log,
+            log_id_hex: key.log_id_hex().into(),
             key,
             tree_id,
             hostname: opts.hostname,
@@ -158,7 +162,7 @@ impl Service {
     }
 
     /// Validates, canonicalizes and appends a proposed entry.
-    pub async fn create(&self, proposed: &Value) -> Result<(String, Value), ApiError> {
+    pub async fn create(&self, proposed: &Value) -> Result<IdentifiedEntry, ApiError> {
         let kind = proposed
             .get("kind")
             .and_then(Value::as_str)
@@ -180,7 +184,7 @@ impl Service {
             .collect();
         let kind_name = canonical.kind;
         // Kept for the response; the engine takes ownership of its own copy.
-        let body = canonical.body.clone();
+        let canonical_body = canonical.body.clone();
         let result = self
             .log
             .append(Append {
@@ -193,17 +197,24 @@ impl Service {
             Ok(AppendResult::Added {
                 index,
                 integrated_time_ms,
+                seal,
                 head,
             }) => {
                 self.metrics.outcome(kind_name, "added");
                 let stored = StoredEntry {
-                    data: body,
+                    data: canonical_body,
                     integrated_time_ms,
+                    seal,
                 };
-                let value = self
-                    .entry_value(index, &stored, &head)
-                    .map_err(ApiError::from)?;
-                Ok((self.entry_id(&leaf), value))
+                let proof = self
+                    .log
+                    .inclusion_proof(index, head.size)
+                    .map_err(LookupError::from)?;
+                let entry = self.log_entry(index, &stored, &head, proof)?;
+                Ok(IdentifiedEntry {
+                    id: self.entry_id(&leaf),
+                    entry,
+                })
             }
             Ok(AppendResult::Duplicate { .. }) => {
                 self.metrics.outcome(kind_name, "duplicate");
@@ -230,55 +241,38 @@ impl Service {
         }
     }
 
-    /// The one-key `LogEntry` value, with an inclusion proof against `head`
-    /// and a freshly signed SET.
-    fn entry_value(
+    /// The `LogEntry` for `entry` with `proof` against `head`. Entries
+    /// stored before SETs were sealed at sequencing get one signed now.
+    fn log_entry(
         &self,
         index: u64,
         entry: &StoredEntry,
         head: &Head,
-    ) -> Result<Value, LookupError> {
-        let proof = self.log.inclusion_proof(index, head.size)?;
+        proof: Vec<Hash>,
+    ) -> Result<LogEntry, LookupError> {
         let integrated_time = (entry.integrated_time_ms / 1000) as i64;
-        let set = crate::signer::sign_set(&self.key, &entry.data, integrated_time, index)
-            .map_err(|e| LookupError::Internal(e.to_string()))?;
-        let checkpoint = String::from_utf8_lossy(&head.checkpoint).into_owned();
-        Ok(json!({
-            "body": STANDARD.encode(&entry.data),
-            "integratedTime": integrated_time,
-            "logID": self.key.log_id_hex(),
-            "logIndex": index,
-            "verification": {
-                "inclusionProof": {
-                    "checkpoint": checkpoint,
-                    "hashes": proof.iter().map(hex::encode).collect::<Vec<_>>(),
-                    "logIndex": index,
-                    "rootHash": hex::encode(head.root),
-                    "treeSize": head.size,
-                },
-                "signedEntryTimestamp": STANDARD.encode(set),
-            },
+        let signed_now;
+        let set = if entry.seal.is_empty() {
+            signed_now = crate::signer::sign_set(&self.key, &entry.data, integrated_time, index)
+                .map_err(|e| LookupError::Internal(e.to_string()))?;
+            &signed_now
+        } else {
+            &entry.seal
+        };
+        Ok(LogEntry::new(EntryParts {
+            body: &entry.data,
+            integrated_time,
+            log_id: self.log_id_hex.clone(),
+            log_index: index,
+            proof,
+            checkpoint: head.checkpoint.clone(),
+            root: head.root,
+            tree_size: head.size,
+            set,
         }))
     }
 
-    pub fn entry_by_index(&self, index: u64) -> Result<Option<(String, Value)>, LookupError> {
-        self.entry_at(index, None)
-    }
-
-    pub fn entry_by_leaf(&self, leaf: &Hash) -> Result<Option<(String, Value)>, LookupError> {
-        match self.log.find(leaf)? {
-            Some(index) => self.entry_at(index, Some(leaf)),
-            None => Ok(None),
-        }
-    }
-
-    /// The entry at `index`; its leaf hash (for the entry ID) is computed
-    /// from the stored body unless the caller looked the entry up by it.
-    fn entry_at(
-        &self,
-        index: u64,
-        leaf: Option<&Hash>,
-    ) -> Result<Option<(String, Value)>, LookupError> {
+    pub fn entry_by_index(&self, index: u64) -> Result<Option<IdentifiedEntry>, LookupError> {
         let head = self.log.head();
         if index >= head.size {
             return Ok(None);
@@ -286,9 +280,31 @@ impl Service {
         let Some(entry) = self.log.entry(index)? else {
             return Ok(None);
         };
-        let leaf = leaf.copied().unwrap_or_else(|| hash_leaf(&entry.data));
-        let value = self.entry_value(index, &entry, &head)?;
-        Ok(Some((self.entry_id(&leaf), value)))
+        // The leaf hash (for the entry ID) is the stored level-0 node.
+        let (leaf, proof) = self.log.leaf_and_inclusion_proof(index, head.size)?;
+        Ok(Some(IdentifiedEntry {
+            id: self.entry_id(&leaf),
+            entry: self.log_entry(index, &entry, &head, proof)?,
+        }))
+    }
+
+    pub fn entry_by_leaf(&self, leaf: &Hash) -> Result<Option<IdentifiedEntry>, LookupError> {
+        let Some(index) = self.log.find(leaf)? else {
+            return Ok(None);
+        };
+        let head = self.log.head();
+        // Found but not yet published: not servable against this head.
+        if index >= head.size {
+            return Ok(None);
+        }
+        let Some(entry) = self.log.entry(index)? else {
+            return Ok(None);
+        };
+        let proof = self.log.inclusion_proof(index, head.size)?;
+        Ok(Some(IdentifiedEntry {
+            id: self.entry_id(leaf),
+            entry: self.log_entry(index, &entry, &head, proof)?,
+        }))
     }
 
     /// Parses a 64-hex UUID or 80-hex entry ID. `Ok(None)`: an entry ID of
@@ -319,7 +335,7 @@ impl Service {
     }
 
     /// `POST /api/v1/log/entries/retrieve`.
-    pub fn search_log_query(&self, query: &Value) -> Result<Vec<Value>, ApiError> {
+    pub fn search_log_query(&self, query: &Value) -> Result<Vec<IdentifiedEntry>, ApiError> {
         let obj = query
             .as_object()
             .ok_or_else(|| ApiError::bad_request("search query must be a JSON object"))?;
@@ -339,13 +355,7 @@ impl Service {
             ));
         }
         let mut out = Vec::new();
-        let mut push = |found: Option<(String, Value)>| {
-            if let Some((id, v)) = found {
-                let mut m = Map::new();
-                m.insert(id, v);
-                out.push(Value::Object(m));
-            }
-        };
+        let mut push = |found: Option<IdentifiedEntry>| out.extend(found);
         for u in uuids {
             let s = u.as_str().ok_or_else(|| {
                 ApiError::new(

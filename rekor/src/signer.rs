@@ -30,6 +30,17 @@ pub fn sign_set(
     Ok(key.sign(&payload))
 }
 
+/// Signs each entry's SET once, when the sequencer assigns its index and
+/// time; the SET is stored with the entry and served on every read.
+pub struct SetSealer(pub std::sync::Arc<LogKey>);
+
+impl sigstack_tlog::EntrySealer for SetSealer {
+    fn seal(&self, index: u64, integrated_time_ms: u64, data: &[u8]) -> Result<Vec<u8>, String> {
+        sign_set(&self.0, data, (integrated_time_ms / 1000) as i64, index)
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// The bytes a SET signs: JCS of `{body, integratedTime, logID, logIndex}`.
 pub fn set_payload(
     body: &[u8],

@@ -366,3 +366,86 @@ async fn concurrent_writers_all_get_valid_proofs() {
     indexes.sort();
     assert_eq!(indexes, (0..200).collect::<Vec<u64>>());
 }
+
+/// Entries stored before SETs were sealed at sequencing (no seal in the
+/// record) are still served with a valid SET, signed on read; new entries
+/// in the same log get theirs from the sequencer.
+#[tokio::test]
+async fn entries_stored_without_a_seal_get_a_set_on_read() {
+    use rekor::service::{Service, ServiceOptions};
+    use rekor::signer::{LogKey, V1Checkpointer};
+    use sigstack_tlog::{Append, Log, LogOptions, RocksOptions, RocksStore};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log_key = SigningKey::generate_p256();
+    let open = || {
+        Service::open(ServiceOptions {
+            data_dir: data.clone(),
+            key: LogKey::new(log_key.clone()).unwrap(),
+            hostname: "127.0.0.1".into(),
+            tree_id: Some(1234),
+            log: Default::default(),
+            max_request_bytes: 1 << 20,
+            block_cache_bytes: 8 << 20,
+        })
+        .unwrap()
+    };
+    // First start pins the identity; then an unsealed engine writes an entry,
+    // as the log did before seals existed.
+    drop(open());
+    let old = hashedrekord(&SigningKey::generate_p256(), b"old entry");
+    let body = rekor::types::canonicalize(&old, rekor::types::Purpose::Insert)
+        .unwrap()
+        .body;
+    {
+        let store = Arc::new(RocksStore::open(&data, &RocksOptions::default()).unwrap());
+        let key = Arc::new(LogKey::new(log_key.clone()).unwrap());
+        let log = Log::open(
+            store,
+            Arc::new(V1Checkpointer::new(key, "127.0.0.1", 1234)),
+            LogOptions::default(),
+        )
+        .unwrap();
+        log.append(Append {
+            leaf_hash: sigstack_core::merkle::hash_leaf(&body),
+            data: body,
+            search_keys: Vec::new(),
+        })
+        .await
+        .unwrap();
+        assert!(log.entry(0).unwrap().unwrap().seal.is_empty());
+    }
+    let svc = Arc::new(open());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(rekor::serve(
+        listener,
+        svc.clone(),
+        None,
+        std::future::pending(),
+    ));
+    let c = reqwest::Client::new();
+    let pk = log_key.public_key();
+    let new = hashedrekord(&SigningKey::generate_p256(), b"new entry");
+    let r = c
+        .post(format!("{url}/api/v1/log/entries"))
+        .json(&new)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    assert_eq!(verify_entry(&r.json().await.unwrap(), &pk).1, 1);
+    for index in [0, 1] {
+        let v: Value = c
+            .get(format!("{url}/api/v1/log/entries?logIndex={index}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(verify_entry(&v, &pk).1, index);
+    }
+}

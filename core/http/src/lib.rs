@@ -168,7 +168,7 @@ pub fn prompt_secret(text: &str) -> std::io::Result<String> {
 }
 
 /// A JSON response (`application/json`).
-pub fn json_response(status: axum::http::StatusCode, value: &serde_json::Value) -> Response {
+pub fn json_response(status: axum::http::StatusCode, value: &impl serde::Serialize) -> Response {
     let body = serde_json::to_vec(value).unwrap_or_default();
     let mut resp = Response::new(axum::body::Body::from(body));
     *resp.status_mut() = status;

@@ -64,6 +64,14 @@ pub trait CheckpointSigner: Send + Sync + 'static {
     fn verify(&self, checkpoint: &[u8], size: u64, root: &Hash) -> bool;
 }
 
+/// Makes a per-entry signature at sequencing, stored with the entry (Rekor
+/// v1's signed entry timestamp). Signing once here instead of on every read
+/// keeps reads free of private-key operations; the sequencer thread pays
+/// about one ECDSA signature per new entry, which the write handler used to.
+pub trait EntrySealer: Send + Sync + 'static {
+    fn seal(&self, index: u64, integrated_time_ms: u64, data: &[u8]) -> Result<Vec<u8>, String>;
+}
+
 /// Sequencer tuning.
 #[derive(Debug, Clone)]
 pub struct LogOptions {
@@ -100,6 +108,8 @@ pub enum AppendResult {
     Added {
         index: u64,
         integrated_time_ms: u64,
+        /// The entry's seal (empty without a sealer).
+        seal: Vec<u8>,
         /// The head of the batch that included the entry (covers `index`).
         head: Arc<Head>,
     },
@@ -161,6 +171,16 @@ impl Log {
         signer: Arc<dyn CheckpointSigner>,
         opts: LogOptions,
     ) -> Result<Self, LogError> {
+        Self::open_sealed(store, signer, None, opts)
+    }
+
+    /// [`Log::open`], with every new entry sealed by `sealer` at sequencing.
+    pub fn open_sealed(
+        store: Arc<dyn Store>,
+        signer: Arc<dyn CheckpointSigner>,
+        sealer: Option<Arc<dyn EntrySealer>>,
+        opts: LogOptions,
+    ) -> Result<Self, LogError> {
         let (frontier, head) = match store.head()? {
             Some(h) => {
                 let ids = Frontier::node_ids(h.size);
@@ -210,6 +230,7 @@ impl Log {
             store: store.clone(),
             nodes: nodes.clone(),
             signer,
+            sealer,
             head: head.clone(),
             frontier,
             opts,
@@ -270,6 +291,16 @@ impl Log {
 
     /// Inclusion proof for `index` in the tree of `size` (size ≤ published head).
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, LogError> {
+        Ok(self.leaf_and_inclusion_proof(index, size)?.1)
+    }
+
+    /// The leaf hash at `index` (the level-0 node) and its inclusion proof,
+    /// read in the same node lookup: readers need not re-hash the entry.
+    pub fn leaf_and_inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<(Hash, Vec<Hash>), LogError> {
         let published = self.head().size;
         if index >= size || size > published {
             return Err(LogError::InvalidRequest(format!(
@@ -277,7 +308,13 @@ impl Log {
             )));
         }
         let plan = inclusion_plan(index, size);
-        Ok(plan.assemble(&self.nodes.nodes(self.store.as_ref(), &plan.nodes)?))
+        let mut ids = plan.nodes.clone();
+        ids.push(tree::NodeId::new(0, index));
+        let mut hashes = self.nodes.nodes(self.store.as_ref(), &ids)?;
+        let leaf = hashes
+            .pop()
+            .ok_or_else(|| LogError::Corrupt(format!("no leaf node at {index}")))?;
+        Ok((leaf, plan.assemble(&hashes)))
     }
 
     /// Consistency proof between sizes `m` ≤ `n` (n ≤ published head).
@@ -323,6 +360,7 @@ struct Sequencer {
     store: Arc<dyn Store>,
     nodes: Arc<cache::NodeCache>,
     signer: Arc<dyn CheckpointSigner>,
+    sealer: Option<Arc<dyn EntrySealer>>,
     head: Arc<ArcSwap<Head>>,
     frontier: Frontier,
     opts: LogOptions,
@@ -330,6 +368,22 @@ struct Sequencer {
 }
 
 impl Sequencer {
+    fn seal(&self, index: u64, time_ms: u64, data: &[u8]) -> Result<Vec<u8>, LogError> {
+        let Some(sealer) = &self.sealer else {
+            return Ok(Vec::new());
+        };
+        let seal = sealer
+            .seal(index, time_ms, data)
+            .map_err(LogError::Signing)?;
+        if seal.len() > u16::MAX as usize {
+            return Err(LogError::Signing(format!(
+                "seal of {} bytes is over the stored limit",
+                seal.len()
+            )));
+        }
+        Ok(seal)
+    }
+
     fn run(mut self, rx: Receiver<Job>) {
         while let Ok(first) = rx.recv() {
             let mut jobs = vec![first];
@@ -375,8 +429,12 @@ impl Sequencer {
             let outcome = match existing {
                 Err(e) => Err(LogError::Store(e)),
                 Ok(Some(i)) => Ok((i, false)),
-                Ok(None) => {
+                Ok(None) => 'new: {
                     let index = frontier.size();
+                    let seal = match self.seal(index, time_ms, &append.data) {
+                        Ok(seal) => seal,
+                        Err(e) => break 'new Err(e),
+                    };
                     frontier.push(leaf, |id, h| batch.nodes.push((id, h)));
                     batch
                         .search_keys
@@ -386,6 +444,7 @@ impl Sequencer {
                         StoredEntry {
                             data: append.data,
                             integrated_time_ms: time_ms,
+                            seal,
                         },
                     ));
                     in_batch.insert(leaf, index);
@@ -441,9 +500,14 @@ impl Sequencer {
         for (reply, outcome) in outcomes {
             let result = outcome.map(|(index, new)| {
                 if new {
+                    // Committed entries are in the batch in index order.
+                    let stored = usize::try_from(index - batch.first_index)
+                        .ok()
+                        .and_then(|i| batch.entries.get(i));
                     AppendResult::Added {
                         index,
                         integrated_time_ms: time_ms,
+                        seal: stored.map(|(_, e)| e.seal.clone()).unwrap_or_default(),
                         head: published.clone(),
                     }
                 } else {

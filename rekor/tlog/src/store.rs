@@ -36,12 +36,15 @@ pub struct StoredHead {
     pub checkpoint: Vec<u8>,
 }
 
-/// One stored entry: the leaf data (hashed into the tree) and its time.
+/// One stored entry: the leaf data (hashed into the tree), its time, and
+/// the seal the log's [`EntrySealer`](crate::EntrySealer) made for it at
+/// sequencing (empty without a sealer, and in entries stored before seals).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEntry {
     pub data: Vec<u8>,
     /// Milliseconds since the Unix epoch at which the batch was sequenced.
     pub integrated_time_ms: u64,
+    pub seal: Vec<u8>,
 }
 
 /// Everything one sequencer batch writes, committed atomically.
@@ -91,20 +94,42 @@ fn be_u64(v: &[u8]) -> Result<u64, StoreError> {
         .map_err(|_| StoreError::Corrupt("bad u64 value".into()))
 }
 
+/// Top bit of the stored time: a seal follows (`u16` length, then the seal).
+/// Records written before seals existed have it clear (no time reaches
+/// 2^63 ms), so old data directories read unchanged.
+const SEALED: u64 = 1 << 63;
+
 fn encode_entry(e: &StoredEntry) -> Vec<u8> {
-    let mut v = Vec::with_capacity(8 + e.data.len());
-    v.extend_from_slice(&e.integrated_time_ms.to_be_bytes());
+    let mut v = Vec::with_capacity(10 + e.seal.len() + e.data.len());
+    match u16::try_from(e.seal.len()) {
+        Ok(n) if n > 0 => {
+            v.extend_from_slice(&(e.integrated_time_ms | SEALED).to_be_bytes());
+            v.extend_from_slice(&n.to_be_bytes());
+            v.extend_from_slice(&e.seal);
+        }
+        // Unreachable: the sequencer refuses seals over u16::MAX bytes.
+        _ => v.extend_from_slice(&(e.integrated_time_ms & !SEALED).to_be_bytes()),
+    }
     v.extend_from_slice(&e.data);
     v
 }
 
 fn decode_entry(v: &[u8]) -> Result<StoredEntry, StoreError> {
-    if v.len() < 8 {
-        return Err(StoreError::Corrupt("short entry record".into()));
+    let short = || StoreError::Corrupt("short entry record".into());
+    let time = be_u64(v.get(..8).ok_or_else(short)?)?;
+    if time & SEALED == 0 {
+        return Ok(StoredEntry {
+            integrated_time_ms: time,
+            data: v[8..].to_vec(),
+            seal: Vec::new(),
+        });
     }
+    let len = v.get(8..10).ok_or_else(short)?;
+    let end = 10 + u16::from_be_bytes([len[0], len[1]]) as usize;
     Ok(StoredEntry {
-        integrated_time_ms: be_u64(&v[..8])?,
-        data: v[8..].to_vec(),
+        integrated_time_ms: time & !SEALED,
+        seal: v.get(10..end).ok_or_else(short)?.to_vec(),
+        data: v[end..].to_vec(),
     })
 }
 
@@ -452,5 +477,49 @@ impl Store for MemStore {
             g.head = Some(h.clone());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod entry_codec_tests {
+    use super::*;
+
+    #[test]
+    fn sealed_and_unsealed_records_round_trip() {
+        for seal in [Vec::new(), vec![0x30; 71]] {
+            let e = StoredEntry {
+                data: b"{\"kind\":\"x\"}".to_vec(),
+                integrated_time_ms: 1_763_000_000_123,
+                seal,
+            };
+            assert_eq!(decode_entry(&encode_entry(&e)).unwrap(), e);
+        }
+    }
+
+    /// Records written before seals existed: 8-byte time, then the data.
+    #[test]
+    fn records_without_the_seal_flag_read_as_before() {
+        let mut old = 1_700_000_000_000u64.to_be_bytes().to_vec();
+        old.extend_from_slice(b"{}");
+        let e = decode_entry(&old).unwrap();
+        assert_eq!(e.integrated_time_ms, 1_700_000_000_000);
+        assert_eq!(e.data, b"{}");
+        assert!(e.seal.is_empty());
+    }
+
+    #[test]
+    fn truncated_records_are_corrupt_not_panics() {
+        let e = StoredEntry {
+            data: b"abc".to_vec(),
+            integrated_time_ms: 5,
+            seal: vec![1; 40],
+        };
+        let full = encode_entry(&e);
+        for cut in [0, 7, 9, 20, 49] {
+            assert!(
+                matches!(decode_entry(&full[..cut]), Err(StoreError::Corrupt(_))),
+                "cut at {cut}"
+            );
+        }
     }
 }

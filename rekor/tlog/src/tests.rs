@@ -202,6 +202,7 @@ fn cached_upper_levels_give_the_same_proofs() {
             StoredEntry {
                 data: i.to_be_bytes().to_vec(),
                 integrated_time_ms: 0,
+                seal: Vec::new(),
             },
         ));
         store.commit(&batch).unwrap();
@@ -270,4 +271,66 @@ impl Store for NoNodes {
     fn commit(&self, _: &CommitBatch) -> Result<(), StoreError> {
         Ok(())
     }
+}
+
+/// Seal = index || time || data, or a failure for data "fail".
+struct TestSealer;
+
+impl EntrySealer for TestSealer {
+    fn seal(&self, index: u64, time_ms: u64, data: &[u8]) -> Result<Vec<u8>, String> {
+        if data == b"fail" {
+            return Err("sealer refused".into());
+        }
+        let mut s = index.to_be_bytes().to_vec();
+        s.extend_from_slice(&time_ms.to_be_bytes());
+        s.extend_from_slice(data);
+        Ok(s)
+    }
+}
+
+#[tokio::test]
+async fn seals_are_made_at_sequencing_stored_and_returned() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(RocksStore::open(dir.path(), &RocksOptions::default()).unwrap());
+    let signer = Arc::new(TestSigner(SigningKey::generate_p256()));
+    let log = Log::open_sealed(
+        store,
+        signer,
+        Some(Arc::new(TestSealer)),
+        LogOptions::default(),
+    )
+    .unwrap();
+    log.append(append_req(b"first")).await.unwrap();
+    let AppendResult::Added {
+        index,
+        integrated_time_ms,
+        seal,
+        head,
+    } = log.append(append_req(b"second")).await.unwrap()
+    else {
+        panic!("not added");
+    };
+    assert_eq!(index, 1);
+    assert_eq!(
+        seal,
+        TestSealer.seal(1, integrated_time_ms, b"second").unwrap()
+    );
+    let stored = log.entry(1).unwrap().unwrap();
+    assert_eq!(
+        (stored.seal, stored.integrated_time_ms),
+        (seal, integrated_time_ms)
+    );
+    // The leaf comes from the stored level-0 node, with the same proof.
+    let (leaf, proof) = log.leaf_and_inclusion_proof(1, head.size).unwrap();
+    assert_eq!(leaf, hash_leaf(b"second"));
+    assert_eq!(proof, log.inclusion_proof(1, head.size).unwrap());
+    verify_inclusion(1, head.size, &leaf, &proof, &head.root).unwrap();
+    // A failed seal adds nothing.
+    assert!(matches!(
+        log.append(append_req(b"fail")).await,
+        Err(LogError::Signing(_))
+    ));
+    assert_eq!(log.head().size, 2);
+    assert!(log.find(&hash_leaf(b"fail")).unwrap().is_none());
 }
