@@ -14,7 +14,8 @@ use sigstack_core::keys::{sha256_key_id, HashAlgorithm, PublicKey};
 use sigstack_core::trust::{
     select_service, Bundle, BundleContent, Envelope, EnvelopeSignature, HashOutput,
     MessageSignature, PublicKeyIdentifier, SigningConfig, TransparencyLogEntry, TrustedRoot,
-    VerificationMaterial, VerificationMaterialContent, X509Certificate, BUNDLE_MEDIA_TYPE_V0_3,
+    VerificationMaterial, VerificationMaterialContent, X509Certificate, X509CertificateChain,
+    BUNDLE_MEDIA_TYPE_V0_1, BUNDLE_MEDIA_TYPE_V0_3,
 };
 use sigstack_core::verify::{
     self, pae, Artifact, IdentityPolicy, Matcher, Options, SignerPolicy, VerifyError,
@@ -23,6 +24,7 @@ use time::OffsetDateTime;
 
 use crate::cli::{load_signing_key, read_blob, read_key_ref, write_file};
 use crate::client::{self, Http};
+use crate::envtrust;
 use crate::keys::{PrivateKey, SigningKey};
 
 /// Go cosign's default `--timeout`.
@@ -64,8 +66,19 @@ pub struct SigningFlags {
         default_value = "sigstore"
     )]
     pub oidc_client_id: String,
-    /// How to get a token when none is given: `device` (RFC 8628; the
-    /// default here), `normal` (browser redirect: not supported yet).
+    /// File holding the OIDC client secret, if the issuer wants one.
+    #[arg(
+        long = "oidc-client-secret-file",
+        env = "COSIGN_OIDC_CLIENT_SECRET_FILE"
+    )]
+    pub oidc_client_secret_file: Option<String>,
+    /// Where the browser sign-in comes back (default
+    /// `http://localhost:<random port>/auth/callback`).
+    #[arg(long = "oidc-redirect-url", env = "COSIGN_OIDC_REDIRECT_URL")]
+    pub oidc_redirect_url: Option<String>,
+    /// How to get a token when none is given: `normal` (browser sign-in
+    /// with a loopback redirect; the default on a terminal) or `device`
+    /// (RFC 8628; the default otherwise), as Go cosign.
     #[arg(long = "fulcio-auth-flow", env = "COSIGN_FULCIO_AUTH_FLOW")]
     pub fulcio_auth_flow: Option<String>,
     #[arg(long = "tlog-upload", env = "COSIGN_TLOG_UPLOAD", default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
@@ -141,22 +154,48 @@ fn services(a: &SigningFlags) -> Result<Services> {
 /// OIDC issuer. Only the device flow (RFC 8628) is implemented; it is what Go
 /// cosign uses when stdin is not a terminal, and works over SSH.
 fn interactive_token(a: &SigningFlags, svc: Option<&Services>, http: &Http) -> Result<String> {
-    match a.fulcio_auth_flow.as_deref() {
-        None | Some("device") => {}
+    use std::io::IsTerminal;
+    let browser = match a.fulcio_auth_flow.as_deref() {
+        Some("normal") => true,
+        Some("device") => false,
+        None => std::io::stdin().is_terminal(),
         Some("token") => bail!("--fulcio-auth-flow=token needs --identity-token or SIGSTORE_ID_TOKEN"),
-        Some(other) => bail!("--fulcio-auth-flow={other} is not supported by this client yet: use device, or pass --identity-token"),
-    }
+        Some(other) => bail!("--fulcio-auth-flow={other} is not supported: use normal or device, or pass --identity-token"),
+    };
     let issuer = svc
         .and_then(|s| s.oidc.clone())
         .ok_or_else(|| anyhow!("no identity token and no OIDC issuer: pass --identity-token, set SIGSTORE_ID_TOKEN, or use a signing config with oidcUrls"))?;
-    let show = |code: &str, uri: &str, complete: Option<&str>| {
-        eprintln!("Enter the verification code {code} in your browser at: {uri}");
-        if let Some(c) = complete {
-            eprintln!("(or open {c})");
-        }
-        eprintln!("Code will be valid until it expires; waiting for approval...");
+    let token = if browser {
+        let secret = a
+            .oidc_client_secret_file
+            .as_deref()
+            .map(|p| {
+                std::fs::read_to_string(p)
+                    .map(|s| s.trim().to_owned())
+                    .with_context(|| format!("reading --oidc-client-secret-file {p}"))
+            })
+            .transpose()?;
+        let flow = crate::oauth::CodeFlow {
+            issuer: &issuer,
+            client_id: &a.oidc_client_id,
+            client_secret: secret.as_deref(),
+            redirect_url: a.oidc_redirect_url.as_deref(),
+        };
+        let show = |url: &str| {
+            eprintln!("Your browser will now be opened to:\n{url}");
+            crate::oauth::open_browser(url);
+        };
+        crate::oauth::browser_flow(http, &flow, &show)?
+    } else {
+        let show = |code: &str, uri: &str, complete: Option<&str>| {
+            eprintln!("Enter the verification code {code} in your browser at: {uri}");
+            if let Some(c) = complete {
+                eprintln!("(or open {c})");
+            }
+            eprintln!("Code will be valid until it expires; waiting for approval...");
+        };
+        http.device_flow(&issuer, &a.oidc_client_id, &show)?
     };
-    let token = http.device_flow(&issuer, &a.oidc_client_id, &show)?;
     eprintln!("Successfully verified the identity token from {issuer}");
     Ok(token)
 }
@@ -494,6 +533,26 @@ pub struct VerifyFlags {
     pub insecure_ignore_tlog: bool,
     #[arg(long = "insecure-ignore-sct", env = "COSIGN_INSECURE_IGNORE_SCT", default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub insecure_ignore_sct: bool,
+    /// Legacy: the signing certificate (PEM, or base64 of PEM as
+    /// `sign-blob --output-certificate` writes it), with `--signature` and
+    /// no bundle; the log entry is then looked up in `--rekor-url`.
+    #[arg(long = "certificate", alias = "cert", env = "COSIGN_CERTIFICATE")]
+    pub certificate: Option<String>,
+    /// Legacy: intermediates then root (PEM), trusted instead of the
+    /// trusted root's certificate authorities.
+    #[arg(long = "certificate-chain", env = "COSIGN_CERTIFICATE_CHAIN")]
+    pub certificate_chain: Option<String>,
+    #[arg(long = "ca-roots", env = "COSIGN_CA_ROOTS")]
+    pub ca_roots: Option<String>,
+    #[arg(long = "ca-intermediates", env = "COSIGN_CA_INTERMEDIATES")]
+    pub ca_intermediates: Option<String>,
+    /// Where a signature without a bundle is looked up.
+    #[arg(
+        long = "rekor-url",
+        env = "COSIGN_REKOR_URL",
+        default_value = "https://rekor.sigstore.dev"
+    )]
+    pub rekor_url: String,
 }
 
 fn matcher(exact: &Option<String>, regexp: &Option<String>, what: &str) -> Result<Matcher> {
@@ -560,27 +619,57 @@ struct Verification {
     root: TrustedRoot,
 }
 
+/// The trusted root: `--trusted-root` (which keeps verification offline);
+/// else the TUF-distributed one, refreshed from the mirror first; with the
+/// legacy `SIGSTORE_*` / CA flags, those parts replaced (see [`envtrust`]).
+fn trusted_root(a: &VerifyFlags) -> Result<TrustedRoot> {
+    if let Some(p) = &a.trusted_root {
+        return TrustedRoot::from_json(
+            &std::fs::read(p).with_context(|| format!("reading trusted root {p}"))?,
+        )
+        .map_err(|e| anyhow!("trusted root {p}: {e}"));
+    }
+    let overrides = envtrust::Overrides::load(
+        |k| std::env::var(k).ok(),
+        a.certificate_chain.as_deref(),
+        a.ca_roots.as_deref(),
+        a.ca_intermediates.as_deref(),
+    )?;
+    let tuf_root = crate::tuf::tuf_root()?;
+    let tuf = || -> Result<TrustedRoot> {
+        let trust = crate::tuf::load(&tuf_root, OffsetDateTime::now_utc())?;
+        TrustedRoot::from_json(&trust.trusted_root)
+            .map_err(|e| anyhow!("trusted root from {}: {e}", trust.mirror))
+    };
+    if overrides.is_empty() {
+        return tuf();
+    }
+    // The parts not overridden come from TUF only if it was set up here: an
+    // air-gapped legacy setup must not wait on the public mirror.
+    let initialized =
+        std::env::var_os("TUF_MIRROR").is_some() || tuf_root.join("remote.json").exists();
+    let base = match initialized.then(tuf) {
+        Some(Ok(root)) => root,
+        Some(Err(e)) => {
+            eprintln!("WARNING: the TUF trusted root is unavailable ({e:#}); using only the SIGSTORE_* and CA inputs");
+            TrustedRoot::default()
+        }
+        None => TrustedRoot::default(),
+    };
+    overrides.apply(base, &a.rekor_url)
+}
+
 impl Verification {
     fn from_flags(a: &VerifyFlags) -> Result<Self> {
         let path = a
             .bundle
             .clone()
             .ok_or_else(|| anyhow!("--bundle is required"))?;
-        let policy = policy(a)?;
-        // A trusted-root file keeps verification offline; without one, the
-        // TUF-distributed root is refreshed from the mirror first.
-        let root = match &a.trusted_root {
-            Some(p) => TrustedRoot::from_json(
-                &std::fs::read(p).with_context(|| format!("reading trusted root {p}"))?,
-            )
-            .map_err(|e| anyhow!("trusted root {p}: {e}"))?,
-            None => {
-                let trust = crate::tuf::load(&crate::tuf::tuf_root()?, OffsetDateTime::now_utc())?;
-                TrustedRoot::from_json(&trust.trusted_root)
-                    .map_err(|e| anyhow!("trusted root from {}: {e}", trust.mirror))?
-            }
-        };
-        Ok(Verification { path, policy, root })
+        Ok(Verification {
+            path,
+            policy: policy(a)?,
+            root: trusted_root(a)?,
+        })
     }
 
     fn bundle(&self) -> Result<Bundle> {
@@ -636,6 +725,88 @@ pub fn verify_blob(a: &VerifyFlags, blob: &str) -> Result<()> {
     };
     let v = Verification::from_flags(a)?;
     v.verify(a, &v.bundle()?, artifact)?;
+    eprintln!("Verified OK");
+    Ok(())
+}
+
+/// The certificate of `--certificate`: PEM, or base64 of PEM (Go cosign's
+/// `--output-certificate` default), or DER.
+fn read_certificate(path: &str) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).with_context(|| format!("reading certificate {path}"))?;
+    let text = String::from_utf8_lossy(&raw);
+    let pem = match STANDARD.decode(text.trim()) {
+        Ok(decoded) if decoded.starts_with(b"-----BEGIN") => decoded,
+        _ => raw,
+    };
+    if pem.starts_with(b"-----BEGIN") {
+        return sigstack_core::pem::parse_labeled(&pem, "CERTIFICATE")
+            .map_err(|e| anyhow!("certificate {path}: {e}"));
+    }
+    sigstack_core::keys::parse_certificate_der(&pem)
+        .map_err(|e| anyhow!("certificate {path}: {e}"))?;
+    Ok(pem)
+}
+
+/// `verify-blob --certificate C --signature S` (no bundle), the legacy
+/// keyless form: the log entry is looked up in `--rekor-url` by its content
+/// (unless `--insecure-ignore-tlog`), then the bundle it makes is verified
+/// like any other.
+pub fn verify_blob_detached(a: &VerifyFlags, signature: Option<&str>, blob: &str) -> Result<()> {
+    let cert_path = a
+        .certificate
+        .as_deref()
+        .ok_or_else(|| anyhow!("--certificate is required"))?;
+    let sig_path =
+        signature.ok_or_else(|| anyhow!("--signature is required with --certificate"))?;
+    let policy = policy(a)?;
+    let root = trusted_root(a)?;
+    let leaf = read_certificate(cert_path)?;
+    let text = std::fs::read_to_string(sig_path)
+        .with_context(|| format!("reading signature {sig_path}"))?;
+    let sig = STANDARD
+        .decode(text.trim())
+        .map_err(|_| anyhow!("signature {sig_path} is not base64"))?;
+    let data = read_blob(blob)?;
+    let digest = HashAlgorithm::Sha256.digest(&data);
+    let mut entries = Vec::new();
+    if a.insecure_ignore_tlog {
+        eprintln!("WARNING: Skipping tlog verification is an insecure practice that lacks transparency and auditability verification for the blob.");
+    } else {
+        let leaf_pem = sigstack_core::pem::encode("CERTIFICATE", &leaf);
+        let proposed = client::hashedrekord(HashAlgorithm::Sha256, &digest, &sig, &leaf_pem);
+        let http = Http::new(TIMEOUT)?;
+        match http.rekor_find(&a.rekor_url, &proposed)? {
+            Some(entry) => entries.push(entry),
+            None => bail!(
+                "signature not found in transparency log {} (pass a --bundle, or --insecure-ignore-tlog=true)",
+                a.rekor_url
+            ),
+        }
+    }
+    let bundle = Bundle {
+        media_type: BUNDLE_MEDIA_TYPE_V0_1.into(),
+        verification_material: VerificationMaterial {
+            content: VerificationMaterialContent::X509CertificateChain(X509CertificateChain {
+                certificates: vec![X509Certificate { raw_bytes: leaf }],
+            }),
+            tlog_entries: entries,
+            timestamp_verification_data: None,
+        },
+        content: BundleContent::MessageSignature(MessageSignature {
+            message_digest: Some(HashOutput {
+                algorithm: HashAlgorithm::Sha256.into(),
+                digest,
+            }),
+            signature: sig,
+        }),
+    };
+    let opts = Options {
+        ignore_tlog: a.insecure_ignore_tlog,
+        ignore_sct: a.insecure_ignore_sct,
+        now: OffsetDateTime::now_utc(),
+    };
+    verify::verify_bundle(&bundle, &root, Artifact::Bytes(&data), &policy, &opts)
+        .map_err(|e: VerifyError| anyhow!("verifying {sig_path} with {cert_path}: {e}"))?;
     eprintln!("Verified OK");
     Ok(())
 }

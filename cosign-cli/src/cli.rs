@@ -448,9 +448,12 @@ fn run(cmd: Cmd) -> Result<()> {
             verify,
             signature,
             blob,
-        } => match &verify.bundle {
-            Some(_) => crate::blob::verify_blob(&verify, &blob),
-            None => verify_bare_signature(
+        } => match (&verify.bundle, &verify.certificate) {
+            (Some(_), _) => crate::blob::verify_blob(&verify, &blob),
+            (None, Some(_)) => {
+                crate::blob::verify_blob_detached(&verify, signature.as_deref(), &blob)
+            }
+            (None, None) => verify_bare_signature(
                 verify.key.clone(),
                 signature,
                 verify.insecure_ignore_tlog,

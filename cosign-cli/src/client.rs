@@ -194,10 +194,49 @@ impl Http {
     }
 }
 
+impl Http {
+    /// Rekor v1: the logged entry equal to `proposed` (`POST
+    /// /api/v1/log/entries/retrieve`), for verifying a signature that came
+    /// without a bundle. `Ok(None)`: the log has no such entry.
+    pub fn rekor_find(
+        &self,
+        rekor_url: &str,
+        proposed: &Value,
+    ) -> Result<Option<TransparencyLogEntry>, ServiceError> {
+        const S: &str = "Rekor";
+        let url = format!(
+            "{}/api/v1/log/entries/retrieve",
+            rekor_url.trim_end_matches('/')
+        );
+        let (status, _, body) = self.post_json(S, &url, &json!({ "entries": [proposed] }), None)?;
+        if status != 200 {
+            return Err(status_error(S, status, &body));
+        }
+        let v: Value = serde_json::from_slice(&body).map_err(|e| response(S, e.to_string()))?;
+        match v.as_array().and_then(|a| a.first()) {
+            None => Ok(None),
+            Some(found) => entry_from_rekor_v1(found)
+                .map(Some)
+                .map_err(|m| response(S, m)),
+        }
+    }
+}
+
 /// The OAuth 2.0 device grant (RFC 8628).
 pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 impl Http {
+    /// The issuer's OpenID discovery document.
+    pub fn discovery(&self, issuer: &str) -> Result<Value, ServiceError> {
+        self.get_json(
+            "OIDC issuer",
+            &format!(
+                "{}/.well-known/openid-configuration",
+                issuer.trim_end_matches('/')
+            ),
+        )
+    }
+
     fn get_json(&self, service: &'static str, url: &str) -> Result<Value, ServiceError> {
         let (status, body) = self.get(service, url)?;
         if status != 200 {
@@ -206,7 +245,7 @@ impl Http {
         serde_json::from_slice(&body).map_err(|e| response(service, e.to_string()))
     }
 
-    fn post_form(
+    pub(crate) fn post_form(
         &self,
         service: &'static str,
         url: &str,
@@ -229,13 +268,7 @@ impl Http {
         show: &dyn Fn(&str, &str, Option<&str>),
     ) -> Result<String, ServiceError> {
         const S: &str = "OIDC issuer";
-        let disc = self.get_json(
-            S,
-            &format!(
-                "{}/.well-known/openid-configuration",
-                issuer.trim_end_matches('/')
-            ),
-        )?;
+        let disc = self.discovery(issuer)?;
         let endpoint = |k: &str| {
             disc.get(k)
                 .and_then(Value::as_str)

@@ -10,9 +10,11 @@
 pub mod blob;
 pub mod cli;
 pub mod client;
+pub mod envtrust;
 pub mod keyfile;
 pub mod keys;
 pub mod legacy;
+pub mod oauth;
 pub mod password;
 #[cfg(test)]
 mod testdata;

@@ -510,6 +510,56 @@ stack_section() {
             "code '${code}'; approve: exit $d1 $(cat "$S/device-approve.err" 2>/dev/null); our sign: $(stk_out ours-device "$d2" 400); Go verify: $(stk_out device-verify "$d3" 300)"
     fi
 
+    # No token, on the browser flow (authorization code + PKCE, loopback redirect): curl plays the
+    # browser, from the sign-in URL our cosign prints to the redirect back to its listener; once
+    # at our dev issuer (the signing config's oidcUrls), once at oidc-provider-mock.
+    name="stack: our sign-blob --fulcio-auth-flow=normal: browser sign-in (PKCE, loopback redirect) at the dev issuer and at oidc-provider-mock $OIDC_MOCK_VERSION; cosign $COSIGN_VERSION verifies"
+    if stk_need "$name" up ours cosign mock; then
+        local idp bpid bout url base query back b1 b2 b3 detail="" all=0
+        for idp in dev mock; do
+            local -a extra=() post=()
+            local id=heidi@example.com iss=$ISS
+            if [ "$idp" = mock ]; then
+                extra=(--oidc-issuer "$STK_MOCK_URL")
+                id=$STK_IDENTITY_MOCK
+                iss=$STK_MOCK_URL
+            fi
+            bout=ours-browser-$idp
+            stk_ours "$bout" sign-blob --fulcio-auth-flow=normal --signing-config "${STK_ENV[SIGSTACK_SIGNING_CONFIG]}" \
+                "${extra[@]}" --bundle "$S/browser-$idp.sigstore.json" "$A_OURS" </dev/null &
+            bpid=$!
+            url=""
+            for i in $(seq 100); do
+                url=$(grep -m1 -o 'http[^ ]*[?&]code_challenge=[^ ]*' "$S/$bout.out" 2>/dev/null)
+                [ -n "$url" ] && break
+                sleep 0.2
+            done
+            base=${url%%\?*}
+            query=${url#*\?}
+            # The sign-in form: the dev issuer takes the request in the body (its page's hidden
+            # fields) plus a username; the mock takes the query plus its `sub` field.
+            if [ "$idp" = dev ]; then
+                post=(--data "$query" --data-urlencode "username=$id" "$base")
+            else
+                post=(--data-urlencode "sub=$id" "$url")
+            fi
+            back=$("${CURL[@]}" -s -o /dev/null -w '%{redirect_url}' "${post[@]}" 2>"$S/$bout.curl.err")
+            "${CURL[@]}" -fsS -o "$S/$bout.callback.html" "$back" 2>>"$S/$bout.curl.err"
+            b1=$?
+            wait "$bpid"
+            b2=$?
+            b3=1
+            if [ "$b2" -eq 0 ]; then
+                stk_cos files "$bout-verify" verify-blob --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" \
+                    --bundle "$S/browser-$idp.sigstore.json" --certificate-identity "$id" --certificate-oidc-issuer "$iss" "$A_OURS"
+                b3=$?
+            fi
+            [ -n "$url" ] && [ "$b1$b2$b3" = 000 ] && grep -q 'Auth Successful' "$S/$bout.callback.html" || all=1
+            detail+="[$idp] redirect '${back:0:60}...'; callback: exit $b1 $(tail -c 200 "$S/$bout.curl.err" 2>/dev/null); our sign: $(stk_out "$bout" "$b2" 300); Go verify: $(stk_out "$bout-verify" "$b3" 200) "
+        done
+        check "$name" "$all" "$detail"
+    fi
+
     # Key-based, with a Rekor entry: our bundle (public-key hint) for Go cosign, and Go's for ours.
     name="stack: key bundles both ways: our sign-blob --key --bundle -> cosign $COSIGN_VERSION verify-blob --key, and back; each side also signs with the other's encrypted key file"
     if stk_need "$name" up ours cosign; then
@@ -622,6 +672,48 @@ stack_section() {
         check "$name" "$([ "$l1$l2" = 00 ] && jq -e '.base64Signature and .rekorBundle.SignedEntryTimestamp' "$S/legacy.json" >/dev/null 2>&1 &&
             [ "$l3" = 1 ] && echo 0 || echo 1)" \
             "Go sign: $(stk_out cos-legacy "$l1" 400); our verify: $(stk_out ours-legacy "$l2" 400); other artifact (want 1): $(stk_out ours-legacy-neg "$l3" 300)"
+    fi
+
+    # The legacy detached form: a signature file and a certificate file, no bundle, the log entry
+    # looked up online in --rekor-url, and the trust material only from the SIGSTORE_* variables
+    # (Fulcio chain, Rekor key, CT key), both ways between Go cosign and ours.
+    name="stack: --certificate + --signature with SIGSTORE_* trust and an online Rekor lookup, cosign $COSIGN_VERSION <-> our cosign, and a wrong root refused"
+    if stk_need "$name" up ours cosign; then
+        local LD=$S/legacy-detached d1 d2 d3 d4 d5
+        mkdir -p "$LD"
+        stk_rekor_pub >"$LD/rekor.pub"
+        local -a LEGACY_ENV=(SIGSTORE_ROOT_FILE="$STK_STATE/fulcio/ca/chain.pem"
+            SIGSTORE_REKOR_PUBLIC_KEY="$LD/rekor.pub" SIGSTORE_CT_LOG_PUBLIC_KEY_FILE="$STK_STATE/ctlog/ctlog.pub.pem")
+        # Functions cannot go through env(1): the variables are exported in a subshell.
+        with_legacy() { (export "${LEGACY_ENV[@]}" && "$@"); }
+        stk_token_file "$LD/cos-token" "$(stk_dev_token "$ID_COS")"
+        with_legacy stk_cos legacy cos-detached-sign sign-blob --yes --identity-token "$LD/cos-token" \
+            --new-bundle-format=false --use-signing-config=false --fulcio-url "${STK_ENV[SIGSTACK_FULCIO_URL]}" \
+            --rekor-url "${STK_ENV[SIGSTACK_REKOR_URL]}" --oidc-issuer "$ISS" \
+            --output-signature "$LD/cos.sig" --output-certificate "$LD/cos.crt" "$A_COS"
+        d1=$?
+        with_legacy stk_ours ours-detached-verify verify-blob --certificate "$LD/cos.crt" --signature "$LD/cos.sig" \
+            --rekor-url "${STK_ENV[SIGSTACK_REKOR_URL]}" --certificate-identity "$ID_COS" --certificate-oidc-issuer "$ISS" "$A_COS"
+        d2=$?
+        stk_token_file "$LD/ours-token" "$(stk_dev_token "$ID_OURS")"
+        stk_ours ours-detached-sign sign-blob --yes --identity-token "$LD/ours-token" \
+            --signing-config "${STK_ENV[SIGSTACK_SIGNING_CONFIG]}" --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" \
+            --new-bundle-format=false --output-signature "$LD/ours.sig" --output-certificate "$LD/ours.crt" "$A_OURS"
+        d3=$?
+        with_legacy stk_cos legacy cos-detached-verify verify-blob --certificate "$LD/ours.crt" --signature "$LD/ours.sig" \
+            --rekor-url "${STK_ENV[SIGSTACK_REKOR_URL]}" --certificate-identity "$ID_OURS" --certificate-oidc-issuer "$ISS" "$A_OURS"
+        d4=$?
+        # Another self-signed CA as SIGSTORE_ROOT_FILE: the chain no longer verifies.
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$LD/other.key" \
+            -out "$LD/other.pem" -days 2 -subj "/O=other/CN=other root" \
+            -addext basicConstraints=critical,CA:TRUE >/dev/null 2>&1
+        LEGACY_ENV[0]=SIGSTORE_ROOT_FILE="$LD/other.pem"
+        with_legacy stk_ours ours-detached-neg verify-blob --certificate "$LD/cos.crt" \
+            --signature "$LD/cos.sig" --rekor-url "${STK_ENV[SIGSTACK_REKOR_URL]}" --certificate-identity "$ID_COS" \
+            --certificate-oidc-issuer "$ISS" "$A_COS"
+        d5=$?
+        check "$name" "$([ "$d1$d2$d3$d4" = 0000 ] && [ "$d5" = 1 ] && grep -q 'does not chain to a trusted CA' "$S/ours-detached-neg.out" && echo 0 || echo 1)" \
+            "Go sign: $(stk_out cos-detached-sign "$d1" 300); our verify: $(stk_out ours-detached-verify "$d2" 300); our sign: $(stk_out ours-detached-sign "$d3" 300); Go verify: $(stk_out cos-detached-verify "$d4" 300); other root (want 1): $(stk_out ours-detached-neg "$d5" 300)"
     fi
 
     # Trust documents made by our `trusted-root create` / `signing-config create` from the

@@ -16,6 +16,10 @@
 //!   - `grant_type=urn:ietf:params:oauth:grant-type:device_code`: RFC 8628.
 //! * `POST /device/code`, `GET|POST /device`: the device authorization flow
 //!   for a person at a terminal (the page asks for a username and approves).
+//! * `GET|POST /authorize` + `grant_type=authorization_code`: the browser
+//!   sign-in (authorization code flow, PKCE S256 required, codes single-use
+//!   and valid for a minute); the page asks for a username, and the ID token
+//!   carries the request's `nonce`.
 //!
 //! The ID token's `aud` is the client ID (`sigstore` for Fulcio).
 
@@ -46,6 +50,7 @@ pub const WORKLOAD_PATH: &str = "/workloads";
 const DEVICE_TTL: Duration = Duration::from_secs(600);
 const DEVICE_INTERVAL_S: u64 = 1;
 const MAX_PENDING_DEVICES: usize = 1024;
+const CODE_TTL: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DevIssuerError {
@@ -68,6 +73,16 @@ struct Device {
     approved: Option<String>,
 }
 
+/// An authorization code waiting to be exchanged.
+struct AuthCode {
+    client_id: String,
+    redirect_uri: String,
+    challenge: String,
+    nonce: Option<String>,
+    username: String,
+    created: Instant,
+}
+
 struct Inner {
     issuer: String,
     key: IssuerKey,
@@ -75,6 +90,7 @@ struct Inner {
     jwks: Value,
     ttl: Duration,
     devices: Mutex<HashMap<String, Device>>,
+    codes: Mutex<HashMap<String, AuthCode>>,
     tokens: Family<GrantLabels, Counter>,
     http: sigstack_http::HttpMetrics,
     registry: Registry,
@@ -245,6 +261,7 @@ impl DevIssuer {
             jwks,
             ttl,
             devices: Mutex::new(HashMap::new()),
+            codes: Mutex::new(HashMap::new()),
             tokens,
             http,
             registry,
@@ -262,6 +279,17 @@ impl DevIssuer {
 
     /// Mints an ID token (RS256, or ES256 with a P-256 key file).
     pub fn mint(&self, iss: &str, sub: &str, aud: &str, email: Option<&str>) -> String {
+        self.mint_with_nonce(iss, sub, aud, email, None)
+    }
+
+    fn mint_with_nonce(
+        &self,
+        iss: &str,
+        sub: &str,
+        aud: &str,
+        email: Option<&str>,
+        nonce: Option<&str>,
+    ) -> String {
         let now = now_s();
         let header = json!({"alg": self.0.key.alg(), "typ": "JWT", "kid": self.0.kid});
         let mut claims = json!({"iss": iss, "sub": sub, "aud": aud, "iat": now, "nbf": now,
@@ -269,6 +297,9 @@ impl DevIssuer {
         if let Some(e) = email {
             claims["email"] = json!(e);
             claims["email_verified"] = json!(true);
+        }
+        if let Some(n) = nonce {
+            claims["nonce"] = json!(n);
         }
         let input = format!(
             "{}.{}",
@@ -301,9 +332,9 @@ impl DevIssuer {
     }
 
     /// A person's token: `sub` = username, `email` when it is an address.
-    fn person_token(&self, username: &str, client_id: &str) -> String {
+    fn person_token(&self, username: &str, client_id: &str, nonce: Option<&str>) -> String {
         let email = is_email(username).then_some(username);
-        self.mint(&self.0.issuer, username, client_id, email)
+        self.mint_with_nonce(&self.0.issuer, username, client_id, email, nonce)
     }
 }
 
@@ -320,6 +351,7 @@ pub fn router(issuer: DevIssuer) -> Router {
         .route("/token", post(token))
         .route("/device/code", post(device_code))
         .route("/device", get(device_page).post(device_approve))
+        .route("/authorize", get(authorize_page).post(authorize_approve))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .layer(middleware::from_fn_with_state(http, sigstack_http::observe))
@@ -333,10 +365,12 @@ fn discovery_doc(s: &DevIssuer, iss: &str) -> Value {
         "jwks_uri": format!("{base}/jwks"),
         "token_endpoint": format!("{base}/token"),
         "device_authorization_endpoint": format!("{base}/device/code"),
-        "response_types_supported": ["id_token"],
+        "authorization_endpoint": format!("{base}/authorize"),
+        "response_types_supported": ["code", "id_token"],
+        "code_challenge_methods_supported": ["S256"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [s.0.key.alg()],
-        "grant_types_supported": ["password", "client_credentials", DEVICE_GRANT],
+        "grant_types_supported": ["authorization_code", "password", "client_credentials", DEVICE_GRANT],
         "token_endpoint_auth_methods_supported": ["none", "client_secret_post"],
         "scopes_supported": ["openid", "email"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "email", "email_verified"],
@@ -395,7 +429,7 @@ async fn token(State(s): State<DevIssuer>, Form(f): Form<FormMap>) -> Response {
                 );
             };
             s.count(grant, "issued");
-            let t = s.person_token(username, client_id);
+            let t = s.person_token(username, client_id, None);
             s.token_response(t)
         }
         "client_credentials" => {
@@ -461,11 +495,12 @@ async fn token(State(s): State<DevIssuer>, Form(f): Form<FormMap>) -> Response {
                     devices.remove(code);
                     drop(devices);
                     s.count(grant, "issued");
-                    let t = s.person_token(&user, client_id);
+                    let t = s.person_token(&user, client_id, None);
                     s.token_response(t)
                 }
             }
         }
+        "authorization_code" => s.exchange_code(&f, client_id),
         "" => oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_request",
@@ -571,6 +606,176 @@ async fn device_approve(State(s): State<DevIssuer>, Form(f): Form<FormMap>) -> R
             Html("unknown or expired code".to_string()),
         )
             .into_response(),
+    }
+}
+
+/// The parameters of an authorization request, checked: `Err` is the
+/// reason, shown on the page (never sent to an unchecked redirect URI).
+struct AuthRequest {
+    client_id: String,
+    redirect_uri: String,
+    state: Option<String>,
+    nonce: Option<String>,
+    challenge: String,
+}
+
+fn auth_request(q: &FormMap) -> Result<AuthRequest, String> {
+    if field(q, "response_type") != Some("code") {
+        return Err("response_type must be code".into());
+    }
+    let client_id = field(q, "client_id").ok_or("client_id is required")?;
+    let redirect_uri = field(q, "redirect_uri").ok_or("redirect_uri is required")?;
+    let parsed = url::Url::parse(redirect_uri).map_err(|e| format!("redirect_uri: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.fragment().is_some() {
+        return Err("redirect_uri must be an http(s) URL without a fragment".into());
+    }
+    if field(q, "code_challenge_method") != Some("S256") {
+        return Err("PKCE is required: code_challenge_method=S256".into());
+    }
+    let challenge = field(q, "code_challenge").ok_or("code_challenge is required")?;
+    Ok(AuthRequest {
+        client_id: client_id.into(),
+        redirect_uri: redirect_uri.into(),
+        state: field(q, "state").map(str::to_owned),
+        nonce: field(q, "nonce").map(str::to_owned),
+        challenge: challenge.into(),
+    })
+}
+
+fn bad_page(reason: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Html(format!(
+            "<p>Bad sign-in request: {}</p>",
+            html_escape(reason)
+        )),
+    )
+        .into_response()
+}
+
+/// `GET /authorize`: the sign-in page, carrying the request in hidden fields.
+async fn authorize_page(Query(q): Query<FormMap>) -> Response {
+    if let Err(reason) = auth_request(&q) {
+        return bad_page(&reason);
+    }
+    let hidden: String = [
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "state",
+        "nonce",
+        "code_challenge",
+        "code_challenge_method",
+        "scope",
+    ]
+    .iter()
+    .filter_map(|k| {
+        q.get(*k)
+            .map(|v| format!("<input type=hidden name={k} value=\"{}\">", html_escape(v)))
+    })
+    .collect();
+    Html(format!(
+        "<!doctype html><title>sigstack dev sign-in</title><h1>Development sign-in</h1>\
+         <p>Local development issuer: whatever you enter is who the token says you are.</p>\
+         <form method=post action=authorize>{hidden}\
+         <label>Username or e-mail <input name=username autofocus></label><br><button>Sign in</button></form>"
+    ))
+    .into_response()
+}
+
+/// `POST /authorize`: issues a code for the username and sends the browser
+/// back to the client's redirect URI.
+async fn authorize_approve(State(s): State<DevIssuer>, Form(f): Form<FormMap>) -> Response {
+    let req = match auth_request(&f) {
+        Ok(r) => r,
+        Err(reason) => return bad_page(&reason),
+    };
+    let Some(username) = field(&f, "username") else {
+        return bad_page("username is required");
+    };
+    let code = random_code(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        40,
+    );
+    {
+        let mut codes = s.0.codes.lock().unwrap_or_else(|e| e.into_inner());
+        codes.retain(|_, c| c.created.elapsed() <= CODE_TTL);
+        if codes.len() >= MAX_PENDING_DEVICES {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Html("too many pending sign-ins".to_string()),
+            )
+                .into_response();
+        }
+        codes.insert(
+            code.clone(),
+            AuthCode {
+                client_id: req.client_id,
+                redirect_uri: req.redirect_uri.clone(),
+                challenge: req.challenge,
+                nonce: req.nonce,
+                username: username.to_string(),
+                created: Instant::now(),
+            },
+        );
+    }
+    // Checked by auth_request.
+    let Ok(mut target) = url::Url::parse(&req.redirect_uri) else {
+        return bad_page("redirect_uri");
+    };
+    target.query_pairs_mut().append_pair("code", &code);
+    if let Some(st) = &req.state {
+        target.query_pairs_mut().append_pair("state", st);
+    }
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, target.to_string())],
+    )
+        .into_response()
+}
+
+impl DevIssuer {
+    /// `grant_type=authorization_code`: the code (once, within its TTL), the
+    /// same client and redirect URI, and the PKCE verifier.
+    fn exchange_code(&self, f: &FormMap, client_id: &str) -> Response {
+        const G: &str = "authorization_code";
+        let invalid = |s: &Self, m: &str| {
+            s.count(G, "invalid_grant");
+            oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", m)
+        };
+        let (Some(code), Some(verifier)) = (field(f, "code"), field(f, "code_verifier")) else {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "code and code_verifier are required",
+            );
+        };
+        // Removed whatever happens next: a code is good for one attempt.
+        let entry = self
+            .0
+            .codes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(code);
+        let Some(c) = entry else {
+            return invalid(self, "unknown or already used code");
+        };
+        if c.created.elapsed() > CODE_TTL {
+            return invalid(self, "the code expired");
+        }
+        if c.client_id != client_id || field(f, "redirect_uri") != Some(c.redirect_uri.as_str()) {
+            return invalid(
+                self,
+                "client_id or redirect_uri differs from the authorization request",
+            );
+        }
+        let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        if computed != c.challenge {
+            return invalid(self, "code_verifier does not match the code_challenge");
+        }
+        self.count(G, "issued");
+        let t = self.person_token(&c.username, client_id, c.nonce.as_deref());
+        self.token_response(t)
     }
 }
 

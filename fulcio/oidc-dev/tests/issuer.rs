@@ -160,7 +160,7 @@ async fn errors_in_the_oauth_shape() {
     let url = start().await;
     let t = format!("{url}/token");
     type Form<'a> = &'a [(&'a str, &'a str)];
-    let cases: [(Form, u16, &str); 5] = [
+    let cases: [(Form, u16, &str); 7] = [
         (
             &[("grant_type", "password"), ("username", "a")],
             401,
@@ -181,12 +181,27 @@ async fn errors_in_the_oauth_shape() {
             "invalid_request",
         ),
         (
+            &[("grant_type", "refresh_token"), ("client_id", "sigstore")],
+            400,
+            "unsupported_grant_type",
+        ),
+        (
             &[
                 ("grant_type", "authorization_code"),
                 ("client_id", "sigstore"),
             ],
             400,
-            "unsupported_grant_type",
+            "invalid_request",
+        ),
+        (
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", "sigstore"),
+                ("code", "nope"),
+                ("code_verifier", "v"),
+            ],
+            400,
+            "invalid_grant",
         ),
         (
             &[
