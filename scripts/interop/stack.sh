@@ -517,15 +517,20 @@ stack_section() {
     if stk_need "$name" up ours cosign mock; then
         local idp bpid bout url base query back b1 b2 b3 detail="" all=0
         for idp in dev mock; do
-            local -a extra=() post=()
+            local -a extra=(--signing-config "${STK_ENV[SIGSTACK_SIGNING_CONFIG]}") post=()
             local id=heidi@example.com iss=$ISS
             if [ "$idp" = mock ]; then
-                extra=(--oidc-issuer "$STK_MOCK_URL")
+                # Another issuer than the signing config's: the service flags, as in Go cosign;
+                # the mock authenticates clients, so a secret (any) goes with the code.
+                printf 'x\n' >"$S/mock-client-secret"
+                extra=(--use-signing-config=false --fulcio-url "${STK_ENV[SIGSTACK_FULCIO_URL]}"
+                    --rekor-url "${STK_ENV[SIGSTACK_REKOR_URL]}" --oidc-issuer "$STK_MOCK_URL"
+                    --oidc-client-secret-file "$S/mock-client-secret")
                 id=$STK_IDENTITY_MOCK
                 iss=$STK_MOCK_URL
             fi
             bout=ours-browser-$idp
-            stk_ours "$bout" sign-blob --fulcio-auth-flow=normal --signing-config "${STK_ENV[SIGSTACK_SIGNING_CONFIG]}" \
+            stk_ours "$bout" sign-blob --fulcio-auth-flow=normal \
                 "${extra[@]}" --bundle "$S/browser-$idp.sigstore.json" "$A_OURS" </dev/null &
             bpid=$!
             url=""
