@@ -8,6 +8,9 @@
 #                 scripts/interop/fulcio.sh). Not needed by the build, so a failed
 #                 install does not stop this script: the interop case reports it as
 #                 a FAIL with the apt error kept in $CACHE/logs/certspotter-install.log.
+#   docker-registry, skopeo: the OCI registry (distribution 2.8) and containers/image
+#                 client of the image interop cases (pinned; scripts/interop/images.sh),
+#                 installed and reported the same way.
 set -euo pipefail
 CERTSPOTTER_DEB_VERSION=0.16.0-1   # Debian bookworm's; keep in sync with scripts/interop/fulcio.sh
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -20,14 +23,20 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-if [ "$(dpkg-query -W -f='${Version}' certspotter 2>/dev/null)" != "$CERTSPOTTER_DEB_VERSION" ]; then
-  echo "deps: installing certspotter=$CERTSPOTTER_DEB_VERSION"
-  log="${SIGSTACK_CACHE:-$HOME/.cache/sigstack}/logs/certspotter-install.log"
+# Pinned interop peers: a failed install is reported by the interop case, not here.
+DOCKER_REGISTRY_DEB_VERSION=2.8.2+ds1-1   # keep in sync with scripts/interop/images.sh
+SKOPEO_DEB_VERSION=1.9.3+ds1-1+b10       # keep in sync with scripts/interop/images.sh
+for pin in "certspotter=$CERTSPOTTER_DEB_VERSION" "docker-registry=$DOCKER_REGISTRY_DEB_VERSION" \
+  "skopeo=$SKOPEO_DEB_VERSION"; do
+  pkg=${pin%%=*}
+  [ "$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null)" = "${pin#*=}" ] && continue
+  echo "deps: installing $pin"
+  log="${SIGSTACK_CACHE:-$HOME/.cache/sigstack}/logs/$pkg-install.log"
   mkdir -p "$(dirname "$log")"
   if { $SUDO apt-get update -qq &&
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "certspotter=$CERTSPOTTER_DEB_VERSION"; } >"$log" 2>&1; then
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$pin"; } >"$log" 2>&1; then
     rm -f "$log"
   else
-    echo "deps: certspotter install failed (interop reports it): $(tail -2 "$log")" >&2
+    echo "deps: $pkg install failed (interop reports it): $(tail -2 "$log")" >&2
   fi
-fi
+done

@@ -202,7 +202,7 @@ fn interactive_token(a: &SigningFlags, svc: Option<&Services>, http: &Http) -> R
 
 /// A signing session: the key (given, or ephemeral with its Fulcio leaf),
 /// the services, and the HTTP client.
-struct Session {
+pub(crate) struct Session {
     key: SigningKey,
     /// Keyless: the Fulcio leaf certificate (DER). Only the leaf goes into a
     /// v0.3 bundle and the log entry; the chain is in the trusted root.
@@ -211,11 +211,16 @@ struct Session {
     http: Http,
 }
 
+/// `sign-blob` and `attest-blob` write the v0.3 bundle to a file: it is required.
+fn require_bundle(a: &SigningFlags) -> Result<()> {
+    if a.new_bundle_format && a.bundle.is_none() && (a.tlog_upload || a.key.is_none()) {
+        bail!("must provide --bundle with --new-bundle-format (the default)");
+    }
+    Ok(())
+}
+
 impl Session {
-    fn open(a: &SigningFlags) -> Result<Self> {
-        if a.new_bundle_format && a.bundle.is_none() && (a.tlog_upload || a.key.is_none()) {
-            bail!("must provide --bundle with --new-bundle-format (the default)");
-        }
+    pub(crate) fn open(a: &SigningFlags) -> Result<Self> {
         let svc = if a.tlog_upload || a.key.is_none() {
             Some(services(a)?)
         } else {
@@ -268,6 +273,35 @@ impl Session {
         }
     }
 
+    /// An in-toto statement in a DSSE envelope, signed and logged as a
+    /// `dsse` 0.0.1 entry; also the envelope's JSON, which the log hashed.
+    pub(crate) fn sign_statement(
+        &self,
+        payload: Vec<u8>,
+    ) -> Result<(Envelope, String, Vec<TransparencyLogEntry>)> {
+        let sig = self.key.sign(&pae(INTOTO_PAYLOAD_TYPE, &payload))?;
+        let envelope = Envelope {
+            payload,
+            payload_type: INTOTO_PAYLOAD_TYPE.into(),
+            signatures: vec![EnvelopeSignature {
+                sig,
+                keyid: String::new(),
+            }],
+        };
+        // Rekor stores the hash of exactly this envelope string.
+        let envelope_json = serde_json::to_string(&envelope)?;
+        let entry = json!({
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": {"proposedContent": {
+                "envelope": envelope_json,
+                "verifiers": [STANDARD.encode(self.verifier_pem())],
+            }}
+        });
+        let entries = self.log(&entry)?;
+        Ok((envelope, envelope_json, entries))
+    }
+
     /// Uploads `entry` when a log is in use.
     fn log(&self, entry: &Value) -> Result<Vec<TransparencyLogEntry>> {
         let Some(rekor) = &self.rekor else {
@@ -278,12 +312,12 @@ impl Session {
         Ok(vec![e])
     }
 
-    fn write_bundle(
+    /// A v0.3 bundle of `content` with this session's verification material.
+    pub(crate) fn bundle(
         &self,
-        path: &str,
         entries: Vec<TransparencyLogEntry>,
         content: BundleContent,
-    ) -> Result<()> {
+    ) -> Bundle {
         let material = match &self.leaf {
             Some(c) => VerificationMaterialContent::Certificate(X509Certificate {
                 raw_bytes: c.clone(),
@@ -292,7 +326,7 @@ impl Session {
                 hint: STANDARD.encode(sha256_key_id(&self.key.public_key().to_spki_der())),
             }),
         };
-        let bundle = Bundle {
+        Bundle {
             media_type: BUNDLE_MEDIA_TYPE_V0_3.into(),
             verification_material: VerificationMaterial {
                 content: material,
@@ -300,7 +334,16 @@ impl Session {
                 timestamp_verification_data: None,
             },
             content,
-        };
+        }
+    }
+
+    fn write_bundle(
+        &self,
+        path: &str,
+        entries: Vec<TransparencyLogEntry>,
+        content: BundleContent,
+    ) -> Result<()> {
+        let bundle = self.bundle(entries, content);
         write_file(Path::new(path), &serde_json::to_vec(&bundle)?, 0o644)?;
         eprintln!("Wrote bundle to file {path}");
         Ok(())
@@ -316,6 +359,7 @@ pub fn sign(
 ) -> Result<()> {
     let data = read_blob(blob)?;
     eprintln!("Using payload from: {blob}");
+    require_bundle(a)?;
     let s = Session::open(a)?;
     let alg = s.key.public_key().default_hash();
     let digest = alg.digest(&data);
@@ -443,27 +487,9 @@ fn statement(src: &StatementSource, blob: &str) -> Result<Vec<u8>> {
 /// `attest-blob`.
 pub fn attest(a: &SigningFlags, src: StatementSource, blob: &str) -> Result<()> {
     let payload = statement(&src, blob)?;
+    require_bundle(a)?;
     let s = Session::open(a)?;
-    let sig = s.key.sign(&pae(INTOTO_PAYLOAD_TYPE, &payload))?;
-    let envelope = Envelope {
-        payload,
-        payload_type: INTOTO_PAYLOAD_TYPE.into(),
-        signatures: vec![EnvelopeSignature {
-            sig,
-            keyid: String::new(),
-        }],
-    };
-    // Rekor stores the hash of exactly this envelope string.
-    let envelope_json = serde_json::to_string(&envelope)?;
-    let entry = json!({
-        "apiVersion": "0.0.1",
-        "kind": "dsse",
-        "spec": {"proposedContent": {
-            "envelope": envelope_json,
-            "verifiers": [STANDARD.encode(s.verifier_pem())],
-        }}
-    });
-    let entries = s.log(&entry)?;
+    let (envelope, envelope_json, entries) = s.sign_statement(payload)?;
     match &a.bundle {
         Some(path) => s.write_bundle(path, entries, BundleContent::DsseEnvelope(envelope))?,
         None => println!("{envelope_json}"),
@@ -567,7 +593,7 @@ fn matcher(exact: &Option<String>, regexp: &Option<String>, what: &str) -> Resul
 
 /// The policy from the flags: `--key`, or an identity and an issuer (both
 /// required, as in Go cosign).
-fn policy(a: &VerifyFlags) -> Result<SignerPolicy> {
+pub(crate) fn policy(a: &VerifyFlags) -> Result<SignerPolicy> {
     if let Some(k) = &a.key {
         if a.certificate_identity.is_some() || a.certificate_identity_regexp.is_some() {
             bail!("--key and --certificate-identity are mutually exclusive");
@@ -622,7 +648,7 @@ struct Verification {
 /// The trusted root: `--trusted-root` (which keeps verification offline);
 /// else the TUF-distributed one, refreshed from the mirror first; with the
 /// legacy `SIGSTORE_*` / CA flags, those parts replaced (see [`envtrust`]).
-fn trusted_root(a: &VerifyFlags) -> Result<TrustedRoot> {
+pub(crate) fn trusted_root(a: &VerifyFlags) -> Result<TrustedRoot> {
     if let Some(p) = &a.trusted_root {
         return TrustedRoot::from_json(
             &std::fs::read(p).with_context(|| format!("reading trusted root {p}"))?,
@@ -642,6 +668,10 @@ fn trusted_root(a: &VerifyFlags) -> Result<TrustedRoot> {
             .map_err(|e| anyhow!("trusted root from {}: {e}", trust.mirror))
     };
     if overrides.is_empty() {
+        // A key without a log needs no trust material at all: no TUF lookup.
+        if a.key.is_some() && a.insecure_ignore_tlog {
+            return Ok(TrustedRoot::default());
+        }
         return tuf();
     }
     // The parts not overridden come from TUF only if it was set up here: an

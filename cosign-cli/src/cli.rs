@@ -89,6 +89,35 @@ enum Cmd {
         hash: Option<String>,
         blob: String,
     },
+    /// Sign container images (by digest; a tag is resolved first): a Sigstore
+    /// bundle pushed as an OCI 1.1 referrer (with the tag-schema fallback index).
+    Sign {
+        #[command(flatten)]
+        signing: crate::blob::SigningFlags,
+        #[command(flatten)]
+        registry: crate::image::RegistryFlags,
+        /// Extra key=value pairs signed with the image (statement subject annotations).
+        #[arg(short = 'a', long = "annotations")]
+        annotations: Vec<String>,
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Verify container image signatures: referrer bundles, else the legacy
+    /// `.sig` tag, as Go cosign.
+    Verify {
+        #[command(flatten)]
+        verify: crate::blob::VerifyFlags,
+        #[command(flatten)]
+        registry: crate::image::RegistryFlags,
+        /// Required key=value pairs among the signed annotations.
+        #[arg(short = 'a', long = "annotations")]
+        annotations: Vec<String>,
+        /// json (default) or text.
+        #[arg(short = 'o', long = "output", default_value = "json")]
+        output: String,
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
     /// Verify a blob: a Sigstore bundle against a trusted root (offline), or a
     /// bare signature with a key (--signature --insecure-ignore-tlog).
     VerifyBlob {
@@ -444,6 +473,19 @@ fn run(cmd: Cmd) -> Result<()> {
             },
             &blob,
         ),
+        Cmd::Sign {
+            signing,
+            registry,
+            annotations,
+            images,
+        } => crate::image::sign(&signing, &registry, &annotations, &images),
+        Cmd::Verify {
+            verify,
+            registry,
+            annotations,
+            output,
+            images,
+        } => crate::image::verify(&verify, &registry, &annotations, &output, &images),
         Cmd::VerifyBlob {
             verify,
             signature,

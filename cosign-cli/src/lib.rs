@@ -11,10 +11,12 @@ pub mod blob;
 pub mod cli;
 pub mod client;
 pub mod envtrust;
+pub mod image;
 pub mod keyfile;
 pub mod keys;
 pub mod legacy;
 pub mod oauth;
+pub mod oci;
 pub mod password;
 #[cfg(test)]
 mod testdata;

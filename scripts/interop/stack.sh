@@ -33,8 +33,12 @@ declare -A STK_ENV=()
 declare -A STK_PORT=()
 STK_BUILD_ENV=()
 
+# shellcheck source=interop/images.sh
+. "$HERE/images.sh"
+
 stack_cleanup() {
     local st p
+    images_cleanup
     for st in "$STK_STATE" "$STK_STATE2"; do
         if [ -n "$(ls "$st"/run/*.pid 2>/dev/null)" ]; then
             SIGSTACK_STATE="$st" timeout 60 "$ROOT/scripts/down.sh" >>"$S/cleanup-down.log" 2>&1
@@ -965,6 +969,9 @@ stack_section() {
         stk_entry_check
         echo "$sz" >"$S/last-size"
     }
+
+    # --- container images against a real registry (scripts/interop/images.sh) ---------------
+    images_cases
 
     name="stack: second scripts/up.sh reuses the state (exit 0, all 5 'already running', same trusted_root.json + 1.root.json sha256, log kept)"
     if stk_need "$name" up; then

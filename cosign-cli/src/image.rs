@@ -1,0 +1,421 @@
+//! Container images: `cosign sign` and `cosign verify`, in the storage
+//! formats Go cosign v3 uses (see the compat brief, section 3).
+//!
+//! * `sign` (v3 default): an in-toto Statement v1 about the image's manifest
+//!   digest (predicate type `https://sigstore.dev/cosign/sign/v1`, the `-a`
+//!   pairs as subject annotations), signed in DSSE and logged as a `dsse`
+//!   entry; its v0.3 bundle is pushed as an OCI 1.1 referrer of the image
+//!   (empty config, one bundle layer, `subject`), and recorded in the
+//!   `sha256-<hex>` fallback index when the registry has no referrers API.
+//! * `verify`: the referrers first (API, else the fallback index); every
+//!   bundle found is verified and at least one must pass. Only when there is
+//!   no bundle at all is the legacy `sha256-<hex>.sig` tag read (simple
+//!   signing payloads with signature, certificate and Rekor-bundle
+//!   annotations), exactly in upstream's order: a referrer that fails does
+//!   not fall back to the legacy tag.
+//!
+//! Signatures go to the image's repository, or to `COSIGN_REPOSITORY`.
+
+use anyhow::{anyhow, bail, Context, Result};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+use sigstack_core::keys::HashAlgorithm;
+use sigstack_core::trust::{Bundle, BundleContent, BundleVersion, BUNDLE_MEDIA_TYPE_V0_3};
+use sigstack_core::verify::{self, Artifact, Options, SignerPolicy};
+use time::OffsetDateTime;
+
+use crate::blob::{Session, SigningFlags, VerifyFlags};
+use crate::oci::{self, Manifest, Reference, Registry};
+
+/// sha256 of `{}`, the OCI empty descriptor's content.
+const EMPTY_CONFIG: &[u8] = b"{}";
+pub const SIGN_PREDICATE_TYPE: &str = "https://sigstore.dev/cosign/sign/v1";
+const SIMPLE_SIGNING_TYPE: &str = "cosign container image signature";
+const LEGACY_SIGNATURE: &str = "dev.cosignproject.cosign/signature";
+const LEGACY_CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
+const LEGACY_BUNDLE: &str = "dev.sigstore.cosign/bundle";
+/// Bundles and signature payloads are small; refuse bigger blobs.
+const MAX_ATTACHMENT: usize = 16 << 20;
+
+/// Registry options shared by the image commands.
+#[derive(clap::Args, Debug)]
+pub struct RegistryFlags {
+    /// Allow plain HTTP and unverified TLS (loopback registries always use HTTP).
+    #[arg(long = "allow-insecure-registry", env = "COSIGN_ALLOW_INSECURE_REGISTRY", default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub allow_insecure_registry: bool,
+}
+
+/// `-a key=value` pairs; only the first `=` splits (upstream #4957).
+pub fn parse_annotations(pairs: &[String]) -> Result<Map<String, Value>> {
+    let mut m = Map::new();
+    for p in pairs {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| anyhow!("annotation {p:?} is not key=value"))?;
+        m.insert(k.to_owned(), Value::String(v.to_owned()));
+    }
+    Ok(m)
+}
+
+/// Where signatures of `image` live: its repository, or `COSIGN_REPOSITORY`.
+fn signature_repo(image: &Reference) -> Result<Reference> {
+    match std::env::var("COSIGN_REPOSITORY") {
+        Ok(repo) if !repo.is_empty() => {
+            let r = Reference::parse(&repo).map_err(|e| anyhow!("COSIGN_REPOSITORY: {e}"))?;
+            Ok(r.with_reference("latest"))
+        }
+        _ => Ok(image.clone()),
+    }
+}
+
+fn warn_if_tag(image: &str, r: &Reference) {
+    if r.digest.is_none() {
+        eprintln!(
+            "WARNING: Image reference {image} uses a tag, not a digest, to identify the image to sign.\n    This can lead you to sign a different image than the intended one. Please use a\n    digest (example.com/ubuntu@sha256:abc123...) rather than tag\n    (example.com/ubuntu:latest) for the input to cosign. The ability to refer to\n    images by tag will be removed in a future release."
+        );
+    }
+}
+
+/// The in-toto Statement v1 `cosign sign` signs.
+pub fn sign_statement(digest_hex: &str, annotations: &Map<String, Value>) -> Vec<u8> {
+    let mut subject = json!({"digest": {"sha256": digest_hex}});
+    if !annotations.is_empty() {
+        subject["annotations"] = Value::Object(annotations.clone());
+    }
+    json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [subject],
+        "predicateType": SIGN_PREDICATE_TYPE,
+        "predicate": {},
+    })
+    .to_string()
+    .into_bytes()
+}
+
+fn rfc3339_now() -> String {
+    let now = OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
+}
+
+/// Pushes `bundle` as a referrer of `subject` (v3 storage) into `repo`.
+fn push_bundle_referrer(
+    reg: &Registry,
+    repo: &Reference,
+    subject: &Manifest,
+    bundle: &[u8],
+    predicate_type: &str,
+) -> Result<String> {
+    let config = reg.push_blob(repo, EMPTY_CONFIG)?;
+    let layer = reg.push_blob(repo, bundle)?;
+    // Go's field order: the manifest's own fields, then artifactType.
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": oci::OCI_MANIFEST,
+        "config": {"mediaType": oci::OCI_EMPTY, "size": EMPTY_CONFIG.len(), "digest": config,
+                   "artifactType": BUNDLE_MEDIA_TYPE_V0_3},
+        "layers": [{"mediaType": BUNDLE_MEDIA_TYPE_V0_3, "size": bundle.len(), "digest": layer}],
+        "annotations": {
+            "dev.sigstore.bundle.content": "dsse-envelope",
+            "dev.sigstore.bundle.predicateType": predicate_type,
+            "org.opencontainers.image.created": rfc3339_now(),
+        },
+        "subject": subject.descriptor(),
+        "artifactType": BUNDLE_MEDIA_TYPE_V0_3,
+    });
+    let bytes = serde_json::to_vec(&manifest)?;
+    let digest = oci::digest_of(&bytes);
+    reg.put_manifest(repo, &digest, &bytes, oci::OCI_MANIFEST)?;
+    // The fallback index carries the config media type as artifactType
+    // (go-containerregistry's behaviour, which upstream readers expect).
+    reg.add_fallback_referrer(
+        repo,
+        &subject.digest,
+        json!({"mediaType": oci::OCI_MANIFEST, "digest": digest, "size": bytes.len(),
+               "artifactType": oci::OCI_EMPTY}),
+    )?;
+    Ok(digest)
+}
+
+/// `cosign sign IMAGE...`.
+pub fn sign(
+    a: &SigningFlags,
+    rf: &RegistryFlags,
+    annotations: &[String],
+    images: &[String],
+) -> Result<()> {
+    if images.is_empty() {
+        bail!("at least one image reference is required");
+    }
+    if !a.new_bundle_format {
+        bail!("--new-bundle-format=false (the legacy .sig tag) is not supported for images by this client yet");
+    }
+    let annotations = parse_annotations(annotations)?;
+    let reg = Registry::new(rf.allow_insecure_registry)?;
+    // Resolve every image before anything is signed or pushed.
+    let mut targets = Vec::new();
+    for image in images {
+        let r = Reference::parse(image)?;
+        warn_if_tag(image, &r);
+        let m = reg.resolve(&r)?;
+        targets.push((r, m));
+    }
+    let s = Session::open(a)?;
+    for (r, m) in targets {
+        let hex_digest = m.digest.trim_start_matches("sha256:").to_owned();
+        let (envelope, _, entries) = s.sign_statement(sign_statement(&hex_digest, &annotations))?;
+        let bundle = s.bundle(entries, BundleContent::DsseEnvelope(envelope));
+        let bytes = serde_json::to_vec(&bundle)?;
+        if let Some(path) = &a.bundle {
+            crate::cli::write_file(std::path::Path::new(path), &bytes, 0o644)?;
+        }
+        let repo = signature_repo(&r)?;
+        let pushed = push_bundle_referrer(&reg, &repo, &m, &bytes, SIGN_PREDICATE_TYPE)
+            .with_context(|| format!("pushing the signature of {}@{}", r.name(), m.digest))?;
+        eprintln!("Pushing signature to: {}@{pushed}", repo.name());
+    }
+    Ok(())
+}
+
+/// One verified signature, as `cosign verify` prints it (the reference as
+/// go-containerregistry names it: with its tag or digest).
+fn output_item(image: &Reference, digest: &str, kind: &str, optional: Value) -> Value {
+    json!({
+        "critical": {
+            "identity": {"docker-reference": image.to_string()},
+            "image": {"docker-manifest-digest": digest},
+            "type": kind,
+        },
+        "optional": optional,
+    })
+}
+
+/// The `-a` pairs must all be in `found` (the signed annotations).
+fn annotations_match(want: &Map<String, Value>, found: &Value) -> bool {
+    want.iter().all(|(k, v)| found.get(k) == Some(v))
+}
+
+/// The v3 bundles referring to `digest` (empty: none stored that way).
+fn referrer_bundles(reg: &Registry, repo: &Reference, digest: &str) -> Result<Vec<Bundle>> {
+    let mut out = Vec::new();
+    for d in reg.referrers(repo, digest)? {
+        let Some(md) = d.get("digest").and_then(Value::as_str) else {
+            continue;
+        };
+        let Some(m) = reg.get_manifest(&repo.with_reference(md))? else {
+            continue;
+        };
+        let mj = m.json()?;
+        let layers: Vec<&Value> = mj["layers"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter(|l| {
+                        l["mediaType"]
+                            .as_str()
+                            .is_some_and(|t| t.starts_with("application/vnd.dev.sigstore.bundle"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Exactly one bundle layer, or this referrer is something else.
+        let [layer] = layers.as_slice() else { continue };
+        let Some(ld) = layer["digest"].as_str() else {
+            continue;
+        };
+        let blob = reg.get_blob(repo, ld, MAX_ATTACHMENT)?;
+        let bundle = Bundle::from_json(&blob)
+            .map_err(|e| anyhow!("the referrer {md} of {digest} holds an invalid bundle: {e}"))?;
+        if bundle.version()? != BundleVersion::V0_3 {
+            bail!("the referrer {md} of {digest} holds a bundle older than v0.3");
+        }
+        out.push(bundle);
+    }
+    Ok(out)
+}
+
+/// What every signature of a `verify` run is checked against.
+struct Checks {
+    policy: SignerPolicy,
+    root: sigstack_core::trust::TrustedRoot,
+    opts: Options,
+    /// The `-a` pairs that must be signed.
+    annotations: Map<String, Value>,
+}
+
+/// The legacy `.sig` signatures: each layer's payload turned into a
+/// message-signature bundle with its Rekor bundle (as the legacy bundle
+/// file), then the simple-signing claims checked.
+fn verify_legacy(
+    reg: &Registry,
+    repo: &Reference,
+    image: &Reference,
+    digest: &str,
+    c: &Checks,
+) -> Result<Vec<Value>> {
+    let (policy, root, opts) = (&c.policy, &c.root, &c.opts);
+    let tag = oci::attachment_tag(digest, "sig");
+    let Some(m) = reg.get_manifest(&repo.with_reference(&tag))? else {
+        bail!("no signatures found for {}@{digest}", image.name());
+    };
+    let mj = m.json()?;
+    let layers = mj["layers"].as_array().cloned().unwrap_or_default();
+    let mut verified = Vec::new();
+    let mut last_err = String::from("no signature layer");
+    for layer in layers {
+        let result = (|| -> Result<Value> {
+            let ann = &layer["annotations"];
+            let ld = layer["digest"]
+                .as_str()
+                .ok_or_else(|| anyhow!("a layer has no digest"))?;
+            let payload = reg.get_blob(repo, ld, MAX_ATTACHMENT)?;
+            let sig = ann[LEGACY_SIGNATURE]
+                .as_str()
+                .ok_or_else(|| anyhow!("layer {ld} has no signature annotation"))?;
+            let cert_pem = match (ann[LEGACY_CERTIFICATE].as_str(), policy) {
+                (Some(c), _) if !c.is_empty() => c.to_owned(),
+                (_, SignerPolicy::Key(k)) => k.to_pem(),
+                _ => bail!("layer {ld} has no certificate, and no --key was given"),
+            };
+            let rekor_bundle: Value = match ann[LEGACY_BUNDLE].as_str() {
+                Some(b) => serde_json::from_str(b)
+                    .map_err(|e| anyhow!("layer {ld}: the bundle annotation is not JSON: {e}"))?,
+                None => Value::Null,
+            };
+            let mut legacy = json!({
+                "base64Signature": sig,
+                "cert": STANDARD.encode(cert_pem.as_bytes()),
+            });
+            if !rekor_bundle.is_null() {
+                legacy["rekorBundle"] = rekor_bundle;
+            }
+            let mut bundle = crate::legacy::to_bundle(&legacy)?;
+            if opts.ignore_tlog {
+                bundle.verification_material.tlog_entries.clear();
+            }
+            verify::verify_bundle(&bundle, root, Artifact::Bytes(&payload), policy, opts)?;
+            let p: Value = serde_json::from_slice(&payload)
+                .map_err(|e| anyhow!("layer {ld}: the payload is not JSON: {e}"))?;
+            if p["critical"]["image"]["docker-manifest-digest"].as_str() != Some(digest) {
+                bail!("layer {ld}: the payload is for another image digest");
+            }
+            if p["critical"]["type"].as_str() != Some(SIMPLE_SIGNING_TYPE) {
+                bail!("layer {ld}: the payload is not a cosign container image signature");
+            }
+            if !annotations_match(&c.annotations, &p["optional"]) {
+                bail!("layer {ld}: missing or incorrect annotation");
+            }
+            Ok(output_item(
+                image,
+                digest,
+                SIMPLE_SIGNING_TYPE,
+                p["optional"].clone(),
+            ))
+        })();
+        match result {
+            Ok(item) => verified.push(item),
+            Err(e) => last_err = format!("{e:#}"),
+        }
+    }
+    if verified.is_empty() {
+        bail!("no matching signatures: {last_err}");
+    }
+    Ok(verified)
+}
+
+/// `cosign verify IMAGE...`.
+pub fn verify(
+    a: &VerifyFlags,
+    rf: &RegistryFlags,
+    annotations: &[String],
+    output: &str,
+    images: &[String],
+) -> Result<()> {
+    if images.is_empty() {
+        bail!("at least one image reference is required");
+    }
+    let c = Checks {
+        annotations: parse_annotations(annotations)?,
+        policy: crate::blob::policy(a)?,
+        root: crate::blob::trusted_root(a)?,
+        opts: Options {
+            ignore_tlog: a.insecure_ignore_tlog,
+            ignore_sct: a.insecure_ignore_sct,
+            now: OffsetDateTime::now_utc(),
+        },
+    };
+    let reg = Registry::new(rf.allow_insecure_registry)?;
+    for image in images {
+        let r = Reference::parse(image)?;
+        let m = reg.resolve(&r)?;
+        let repo = signature_repo(&r)?;
+        let digest_bytes = hex::decode(m.digest.trim_start_matches("sha256:"))?;
+        let bundles = referrer_bundles(&reg, &repo, &m.digest)?;
+        let verified = if bundles.is_empty() {
+            verify_legacy(&reg, &repo, &r, &m.digest, &c)?
+        } else {
+            let mut ok = Vec::new();
+            let mut last_err = String::new();
+            for b in &bundles {
+                let artifact = Artifact::Digest(HashAlgorithm::Sha256, &digest_bytes);
+                let result = verify::verify_bundle(b, &c.root, artifact, &c.policy, &c.opts)
+                    .map_err(|e| anyhow!("{e}"))
+                    .and_then(|_| {
+                        let BundleContent::DsseEnvelope(env) = &b.content else {
+                            bail!("a message-signature bundle cannot sign an image");
+                        };
+                        let stmt: Value = serde_json::from_slice(&env.payload)?;
+                        let found = match &stmt["subject"][0]["annotations"] {
+                            Value::Null => json!({}),
+                            a => a.clone(),
+                        };
+                        if !annotations_match(&c.annotations, &found) {
+                            bail!("missing or incorrect annotation");
+                        }
+                        let kind = stmt["predicateType"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned();
+                        Ok(output_item(&r, &m.digest, &kind, found))
+                    });
+                match result {
+                    Ok(item) => ok.push(item),
+                    Err(e) => last_err = format!("{e:#}"),
+                }
+            }
+            if ok.is_empty() {
+                bail!("no matching signatures: {last_err}");
+            }
+            ok
+        };
+        eprintln!("\nVerification for {} --", r);
+        eprintln!("The following checks were performed on each of these signatures:");
+        eprintln!("  - The cosign claims were validated");
+        if !a.insecure_ignore_tlog {
+            eprintln!("  - Existence of the claims in the transparency log was verified offline");
+        }
+        match &c.policy {
+            SignerPolicy::Key(_) => {
+                eprintln!("  - The signatures were verified against the specified public key")
+            }
+            _ => eprintln!("  - The code-signing certificate was verified using trusted certificate authority certificates"),
+        }
+        match output {
+            "text" => {
+                for v in &verified {
+                    println!("{v}");
+                }
+            }
+            _ => println!("\n{}", serde_json::to_string(&verified)?),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,327 @@
+//! `cosign sign` / `cosign verify` for images through the `cosign` binary,
+//! against an in-process registry that speaks the distribution API subset
+//! the client uses, in both shapes a registry comes in: with the OCI 1.1
+//! referrers API, and without it (the tag-schema fallback index). The real
+//! registry (docker-registry) and Go cosign are in scripts/interop/images.sh.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const COSIGN: &str = env!("CARGO_BIN_EXE_cosign");
+
+#[derive(Default)]
+struct Store {
+    blobs: HashMap<String, Vec<u8>>,
+    /// (repository, tag or digest) -> (content type, bytes)
+    manifests: HashMap<(String, String), (String, Vec<u8>)>,
+    uploads: u64,
+    referrers_api: bool,
+    /// Blobs served with their last byte flipped (a registry that lies).
+    corrupt: bool,
+}
+
+type Shared = Arc<Mutex<Store>>;
+
+fn digest(b: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(b)))
+}
+
+/// `/v2/<repo>/<kind>/<rest>`, with `<repo>` possibly holding slashes.
+fn split(path: &str) -> Option<(String, &'static str, String)> {
+    let p = path.strip_prefix("/v2/")?;
+    for kind in ["blobs/uploads", "blobs", "manifests", "referrers"] {
+        if let Some(i) = p.find(&format!("/{kind}/")) {
+            let rest = &p[i + kind.len() + 2..];
+            return Some((p[..i].to_owned(), kind, rest.to_owned()));
+        }
+    }
+    None
+}
+
+async fn handle(State(st): State<Shared>, req: Request) -> Response {
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let headers: HeaderMap = req.headers().clone();
+    let body: Bytes = axum::body::to_bytes(req.into_body(), 16 << 20)
+        .await
+        .unwrap_or_default();
+    let Some((repo, kind, rest)) = split(uri.path()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mut s = st.lock().unwrap();
+    match (kind, method) {
+        ("blobs/uploads", Method::POST) => {
+            s.uploads += 1;
+            let loc = format!("/v2/{repo}/blobs/uploads/{}", s.uploads);
+            (StatusCode::ACCEPTED, [("location", loc)]).into_response()
+        }
+        ("blobs/uploads", Method::PUT) => {
+            let want = uri
+                .query()
+                .and_then(|q| q.strip_prefix("digest="))
+                .map(|d| d.replace("%3A", ":"))
+                .unwrap_or_default();
+            if digest(&body) != want {
+                return StatusCode::BAD_REQUEST.into_response();
+            }
+            s.blobs.insert(want, body.to_vec());
+            StatusCode::CREATED.into_response()
+        }
+        ("blobs", m) => match s.blobs.get(&rest) {
+            None => StatusCode::NOT_FOUND.into_response(),
+            Some(_) if m == Method::HEAD => StatusCode::OK.into_response(),
+            Some(b) => {
+                let mut b = b.clone();
+                if s.corrupt {
+                    if let Some(last) = b.last_mut() {
+                        *last ^= 1;
+                    }
+                }
+                (StatusCode::OK, b).into_response()
+            }
+        },
+        ("manifests", Method::PUT) => {
+            let ct = headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let d = digest(&body);
+            s.manifests
+                .insert((repo.clone(), d.clone()), (ct.clone(), body.to_vec()));
+            if rest != d {
+                s.manifests.insert((repo, rest), (ct, body.to_vec()));
+            }
+            (StatusCode::CREATED, [("docker-content-digest", d)]).into_response()
+        }
+        ("manifests", _) => match s.manifests.get(&(repo, rest)) {
+            Some((ct, b)) => {
+                (StatusCode::OK, [("content-type", ct.clone())], b.clone()).into_response()
+            }
+            None => StatusCode::NOT_FOUND.into_response(),
+        },
+        ("referrers", Method::GET) if s.referrers_api => {
+            let manifests: Vec<Value> = s
+                .manifests
+                .iter()
+                .filter(|((r, reference), _)| r == &repo && reference.starts_with("sha256:"))
+                .filter_map(|(_, (ct, b))| {
+                    let m: Value = serde_json::from_slice(b).ok()?;
+                    (m["subject"]["digest"].as_str() == Some(rest.as_str())).then(|| {
+                        json!({"mediaType": ct, "digest": digest(b), "size": b.len(),
+                               "artifactType": m["artifactType"]})
+                    })
+                })
+                .collect();
+            let index = json!({"schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests});
+            (StatusCode::OK, axum::Json(index)).into_response()
+        }
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+struct Registry {
+    host: String,
+    store: Shared,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn registry(referrers_api: bool) -> Registry {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let store: Shared = Arc::new(Mutex::new(Store {
+        referrers_api,
+        ..Default::default()
+    }));
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let app = axum::Router::new()
+        .fallback(handle)
+        .with_state(store.clone());
+    rt.spawn(async move { axum::serve(listener, app).await });
+    Registry {
+        host,
+        store,
+        _rt: rt,
+    }
+}
+
+/// Pushes a one-layer image with the client's own registry code; returns
+/// `host/repo@digest`.
+fn push_image(reg: &Registry, repo: &str, content: &str) -> String {
+    let client = cosign_cli::oci::Registry::new(false).unwrap();
+    let r = cosign_cli::oci::Reference::parse(&format!("{}/{repo}:v1", reg.host)).unwrap();
+    let layer = client.push_blob(&r, content.as_bytes()).unwrap();
+    let config = br#"{"architecture":"amd64","os":"linux","config":{}}"#;
+    let config_d = client.push_blob(&r, config).unwrap();
+    let manifest = json!({"schemaVersion": 2, "mediaType": cosign_cli::oci::OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_d, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer, "size": content.len()}]});
+    let bytes = serde_json::to_vec(&manifest).unwrap();
+    let d = client
+        .put_manifest(&r, "v1", &bytes, cosign_cli::oci::OCI_MANIFEST)
+        .unwrap();
+    format!("{}/{repo}@{d}", reg.host)
+}
+
+fn cosign(dir: &Path, args: &[&str]) -> Output {
+    Command::new(COSIGN)
+        .args(args)
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("TUF_ROOT", dir.join("tuf"))
+        .env("COSIGN_PASSWORD", "pw")
+        .env_remove("COSIGN_REPOSITORY")
+        .env_remove("SIGSTORE_ID_TOKEN")
+        .output()
+        .unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn refused(o: &Output, reason: &str) {
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(o));
+    assert!(
+        stderr(o).contains(reason),
+        "want {reason:?} in {}",
+        stderr(o)
+    );
+}
+
+fn sign_and_verify_in(referrers_api: bool) {
+    let reg = registry(referrers_api);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for prefix in ["a", "b"] {
+        let o = cosign(d, &["generate-key-pair", "--output-key-prefix", prefix]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let img = push_image(&reg, "team/app", "layer one");
+    let unsigned = push_image(&reg, "team/other", "layer two");
+    let sign = cosign(
+        d,
+        &[
+            "sign",
+            "--key",
+            "a.key",
+            "--tlog-upload=false",
+            "-a",
+            "env=prod",
+            &img,
+        ],
+    );
+    assert!(sign.status.success(), "{}", stderr(&sign));
+    let verify_args = |key: &'static str, extra: &[&'static str], image: &str| -> Vec<String> {
+        ["verify", "--key", key, "--insecure-ignore-tlog=true"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .chain([image.to_owned()])
+            .collect()
+    };
+    let run = |args: Vec<String>| {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        cosign(d, &refs)
+    };
+    let ok = run(verify_args("a.pub", &["-a", "env=prod"], &img));
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let out: Value = serde_json::from_str(String::from_utf8_lossy(&ok.stdout).trim()).unwrap();
+    let digest = img.split('@').nth(1).unwrap();
+    assert_eq!(
+        out[0]["critical"]["image"]["docker-manifest-digest"],
+        digest
+    );
+    assert_eq!(
+        out[0]["critical"]["type"],
+        "https://sigstore.dev/cosign/sign/v1"
+    );
+    assert_eq!(out[0]["optional"]["env"], "prod");
+
+    // Where the signature went: a referrer (API), or the fallback index tag.
+    {
+        let s = reg.store.lock().unwrap();
+        let tag = digest.replace(':', "-");
+        let fallback = s.manifests.contains_key(&("team/app".to_owned(), tag));
+        assert_eq!(
+            fallback, !referrers_api,
+            "fallback index iff no referrers API"
+        );
+    }
+
+    refused(
+        &run(verify_args("b.pub", &[], &img)),
+        "no matching signatures",
+    );
+    refused(
+        &run(verify_args("a.pub", &["-a", "env=dev"], &img)),
+        "missing or incorrect annotation",
+    );
+    refused(
+        &run(verify_args("a.pub", &[], &unsigned)),
+        "no signatures found",
+    );
+    // A registry that alters the bundle blob: caught by its digest.
+    reg.store.lock().unwrap().corrupt = true;
+    refused(
+        &run(verify_args("a.pub", &[], &img)),
+        "does not match its digest",
+    );
+}
+
+#[test]
+fn images_sign_and_verify_with_the_referrers_api() {
+    sign_and_verify_in(true);
+}
+
+#[test]
+fn images_sign_and_verify_through_the_fallback_index() {
+    sign_and_verify_in(false);
+}
+
+#[test]
+fn bad_references_and_missing_images_are_refused_before_signing() {
+    let reg = registry(false);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(cosign(d, &["generate-key-pair"]).status.success());
+    refused(
+        &cosign(
+            d,
+            &[
+                "sign",
+                "--key",
+                "cosign.key",
+                "--tlog-upload=false",
+                "Bad/Ref",
+            ],
+        ),
+        "invalid image reference",
+    );
+    refused(
+        &cosign(
+            d,
+            &[
+                "sign",
+                "--key",
+                "cosign.key",
+                "--tlog-upload=false",
+                &format!("{}/nope:v1", reg.host),
+            ],
+        ),
+        "no such image",
+    );
+    assert!(reg.store.lock().unwrap().blobs.is_empty(), "nothing pushed");
+}

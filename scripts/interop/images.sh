@@ -1,0 +1,161 @@
+# Image interop cases (issue 7), sourced by scripts/interop/stack.sh and run while the stack is
+# up (its Rekor, Fulcio, dev issuer and trust files): a real registry (Debian's docker-registry,
+# distribution 2.8, which has no referrers API, so both clients write and read the tag-schema
+# fallback index), a test image built here as an OCI layout and pushed with skopeo, then our
+# cosign and Go cosign sign the image (with a key and keyless) and each verifies the other's
+# signatures, plus the refusals.
+#
+# Uses from stack.sh/interop.sh: S, STK_ENV, ISS, COSIGN, COSIGN_VERSION, BIN_DIR, CURL,
+# pass/fail/check, stk_need, stk_cos, stk_ours, stk_out, stk_dev_token, stk_token_file.
+
+DOCKER_REGISTRY_DEB_VERSION=2.8.2+ds1-1 # keep in sync with scripts/deps.sh
+SKOPEO_DEB_VERSION=1.9.3+ds1-1+b10      # keep in sync with scripts/deps.sh
+IMG_REG_PID=""
+
+images_cleanup() {
+    if [ -n "$IMG_REG_PID" ]; then
+        kill "$IMG_REG_PID" 2>/dev/null
+        wait "$IMG_REG_PID" 2>/dev/null
+    fi
+    IMG_REG_PID=""
+}
+
+# img_installed PKG VERSION: PASS, or FAIL with the apt error that scripts/deps.sh kept.
+img_installed() {
+    local pkg=$1 want=$2 have
+    have=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null)
+    if [ "$have" = "$want" ]; then
+        pass "images: $pkg $want installed (Debian)"
+        return 0
+    fi
+    fail "images: $pkg $want installed (Debian)" "installed: '${have:-none}'$(
+        [ -s "$CACHE/logs/$pkg-install.log" ] && printf '; apt: %s' "$(tail -3 "$CACHE/logs/$pkg-install.log")")"
+    return 1
+}
+
+# img_build DIR TAG CONTENT: an OCI image layout with one tiny layer (tar.gz of one file).
+img_build() {
+    local d=$1 tag=$2 content=$3 cfg layer man
+    mkdir -p "$d/src" "$d/layout/blobs/sha256"
+    printf '%s\n' "$content" >"$d/src/hello.txt"
+    tar -C "$d/src" --mtime=@0 --owner=0 --group=0 -cf "$d/layer.tar" hello.txt
+    gzip -n -f "$d/layer.tar"
+    layer=$(sha256sum "$d/layer.tar.gz" | cut -d' ' -f1)
+    cp "$d/layer.tar.gz" "$d/layout/blobs/sha256/$layer"
+    printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:%s"]},"config":{}}' \
+        "$(gzip -dc "$d/layer.tar.gz" | sha256sum | cut -d' ' -f1)" >"$d/config.json"
+    cfg=$(sha256sum "$d/config.json" | cut -d' ' -f1)
+    cp "$d/config.json" "$d/layout/blobs/sha256/$cfg"
+    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:%s","size":%d}]}' \
+        "$cfg" "$(stat -c%s "$d/config.json")" "$layer" "$(stat -c%s "$d/layer.tar.gz")" >"$d/manifest.json"
+    man=$(sha256sum "$d/manifest.json" | cut -d' ' -f1)
+    cp "$d/manifest.json" "$d/layout/blobs/sha256/$man"
+    printf '{"imageLayoutVersion":"1.0.0"}' >"$d/layout/oci-layout"
+    printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"%s"}}]}' \
+        "$man" "$(stat -c%s "$d/manifest.json")" "$tag" >"$d/layout/index.json"
+    echo "sha256:$man"
+}
+
+images_cases() {
+    local name I="$S/images" port reg_ok=0 ok_sk=0
+    mkdir -p "$I"
+    img_installed docker-registry "$DOCKER_REGISTRY_DEB_VERSION" && reg_ok=1
+    img_installed skopeo "$SKOPEO_DEB_VERSION" && ok_sk=1
+
+    name="images: docker-registry (distribution 2.8) on loopback, and skopeo copies three test images built here into it"
+    local IMG_A="" IMG_B="" IMG_U=""
+    if [ "$reg_ok$ok_sk" = 11 ]; then
+        port=$(stk_ports 1)
+        printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+            "$I/registry-data" "$port" >"$I/registry.yml"
+        docker-registry serve "$I/registry.yml" >"$I/registry.log" 2>&1 &
+        IMG_REG_PID=$!
+        if wait_healthy "http://127.0.0.1:$port/v2/" "$IMG_REG_PID"; then
+            local REG=127.0.0.1:$port d bad=""
+            for d in a b u; do
+                local dig
+                dig=$(img_build "$I/img-$d" v1 "image $d $RANDOM")
+                skopeo copy --quiet --dest-tls-verify=false "oci:$I/img-$d/layout:v1" "docker://$REG/demo/$d:v1" \
+                    >"$I/skopeo-$d.out" 2>&1 || bad+="skopeo copy $d: $(tail -c 300 "$I/skopeo-$d.out"); "
+                case $d in a) IMG_A="$REG/demo/a@$dig" ;; b) IMG_B="$REG/demo/b@$dig" ;; u) IMG_U="$REG/demo/u@$dig" ;; esac
+            done
+            # The registry serves exactly the manifest built here.
+            "${CURL[@]}" -f -H 'Accept: application/vnd.oci.image.manifest.v1+json' -o "$I/a.manifest" \
+                "http://$REG/v2/demo/a/manifests/v1" 2>>"$I/curl.err" || bad+="GET manifest failed; "
+            [ "sha256:$(sha256sum "$I/a.manifest" 2>/dev/null | cut -d' ' -f1)" = "${IMG_A#*@}" ] || bad+="digest of demo/a:v1 differs; "
+            check "$name" "$([ -z "$bad" ] && echo 0 || echo 1)" "$bad"
+        else
+            fail "$name" "docker-registry did not answer /v2/: $(tail -c 400 "$I/registry.log")"
+        fi
+    else
+        fail "$name" "docker-registry or skopeo not installed (see above)"
+    fi
+    img_ready() { [ -n "$IMG_A" ] && [ -n "$IMG_B" ] && [ -n "$IMG_U" ] || { fail "$1" "no test images (see the registry case)"; return 1; }; }
+
+    local TR=${STK_ENV[SIGSTACK_TRUSTED_ROOT]} SC=${STK_ENV[SIGSTACK_SIGNING_CONFIG]}
+
+    # --- with keys, each entry in our Rekor --------------------------------------------------
+    name="images: our cosign sign --key (bundle referrer + Rekor entry) -> cosign $COSIGN_VERSION verify --key and ours; -a checked"
+    if stk_need "$name" up ours cosign && img_ready "$name"; then
+        rm -f "$I/ik.key" "$I/ik.pub"
+        (cd "$I" && COSIGN_PASSWORD=ip "$BIN_DIR/cosign" generate-key-pair --output-key-prefix ik >"$I/ikgen.out" 2>&1)
+        COSIGN_PASSWORD=ip stk_ours img-ksign sign --key "$I/ik.key" --signing-config "$SC" -a team=blue "$IMG_A"
+        local k1=$? k2 k3 k4
+        stk_cos files img-ksign-goverify verify --key "$I/ik.pub" --trusted-root "$TR" -a team=blue "$IMG_A"
+        k2=$?
+        stk_ours img-ksign-verify verify --key "$I/ik.pub" --trusted-root "$TR" -a team=blue "$IMG_A"
+        k3=$?
+        stk_ours img-ksign-wrongann verify --key "$I/ik.pub" --trusted-root "$TR" -a team=red "$IMG_A"
+        k4=$?
+        check "$name" "$([ "$k1$k2$k3" = 000 ] && [ "$k4" = 1 ] && grep -q 'missing or incorrect annotation' "$S/img-ksign-wrongann.out" && echo 0 || echo 1)" \
+            "our sign: $(stk_out img-ksign "$k1" 300); Go verify: $(stk_out img-ksign-goverify "$k2" 300); our verify: $(stk_out img-ksign-verify "$k3" 300); -a team=red (want 1): $(stk_out img-ksign-wrongann "$k4" 200)"
+    fi
+
+    name="images: cosign $COSIGN_VERSION sign --key -> our cosign verify --key; another key refused"
+    if stk_need "$name" up ours cosign && img_ready "$name"; then
+        rm -f "$I/gk.key" "$I/gk.pub"
+        (cd "$I" && COSIGN_PASSWORD=gp HOME="$S/home-cos-files" timeout 60 "$COSIGN" generate-key-pair --output-key-prefix gk >"$I/gkgen.out" 2>&1)
+        COSIGN_PASSWORD=gp stk_cos files img-gsign sign -y --key "$I/gk.key" --signing-config "$SC" --trusted-root "$TR" "$IMG_B"
+        local g1=$? g2 g3
+        stk_ours img-gsign-verify verify --key "$I/gk.pub" --trusted-root "$TR" "$IMG_B"
+        g2=$?
+        stk_ours img-gsign-otherkey verify --key "$I/ik.pub" --trusted-root "$TR" "$IMG_B"
+        g3=$?
+        check "$name" "$([ "$g1$g2" = 00 ] && [ "$g3" = 1 ] && grep -q 'no matching signatures' "$S/img-gsign-otherkey.out" && echo 0 || echo 1)" \
+            "Go sign: $(stk_out img-gsign "$g1" 300); our verify: $(stk_out img-gsign-verify "$g2" 300); other key (want 1): $(stk_out img-gsign-otherkey "$g3" 200)"
+    fi
+
+    # --- keyless: Fulcio certificate, Rekor entry ----------------------------------------------
+    name="images: keyless both ways: our cosign sign -> cosign $COSIGN_VERSION verify, cosign sign -> ours; wrong identity refused"
+    if stk_need "$name" up ours cosign && img_ready "$name"; then
+        local ID_IO=ivan@example.com ID_IG=judy@example.com l1 l2 l3 l4 l5
+        stk_token_file "$I/tok-ours" "$(stk_dev_token "$ID_IO")"
+        stk_token_file "$I/tok-go" "$(stk_dev_token "$ID_IG")"
+        stk_ours img-lsign sign --identity-token "$I/tok-ours" --signing-config "$SC" --trusted-root "$TR" "$IMG_A"
+        l1=$?
+        stk_cos files img-lsign-goverify verify --trusted-root "$TR" --certificate-identity "$ID_IO" \
+            --certificate-oidc-issuer "$ISS" "$IMG_A"
+        l2=$?
+        stk_cos files img-lgsign sign -y --identity-token "$I/tok-go" --signing-config "$SC" --trusted-root "$TR" "$IMG_B"
+        l3=$?
+        stk_ours img-lgsign-verify verify --trusted-root "$TR" --certificate-identity "$ID_IG" \
+            --certificate-oidc-issuer "$ISS" "$IMG_B"
+        l4=$?
+        stk_ours img-lgsign-wrongid verify --trusted-root "$TR" --certificate-identity mallory@example.com \
+            --certificate-oidc-issuer "$ISS" "$IMG_B"
+        l5=$?
+        check "$name" "$([ "$l1$l2$l3$l4" = 0000 ] && [ "$l5" = 1 ] && grep -q 'no matching signatures' "$S/img-lgsign-wrongid.out" && echo 0 || echo 1)" \
+            "our sign: $(stk_out img-lsign "$l1" 300); Go verify: $(stk_out img-lsign-goverify "$l2" 300); Go sign: $(stk_out img-lgsign "$l3" 300); our verify: $(stk_out img-lgsign-verify "$l4" 300); wrong identity (want 1): $(stk_out img-lgsign-wrongid "$l5" 200)"
+    fi
+
+    name="images: an image nobody signed: our cosign verify and cosign $COSIGN_VERSION verify both refuse"
+    if stk_need "$name" up ours cosign && img_ready "$name"; then
+        stk_ours img-unsigned verify --key "$I/ik.pub" --trusted-root "$TR" "$IMG_U"
+        local u1=$? u2
+        stk_cos files img-unsigned-go verify --key "$I/ik.pub" --trusted-root "$TR" "$IMG_U"
+        u2=$?
+        check "$name" "$([ "$u1" = 1 ] && [ "$u2" != 0 ] && grep -q 'no signatures found' "$S/img-unsigned.out" && echo 0 || echo 1)" \
+            "ours (want 1): $(stk_out img-unsigned "$u1" 200); Go (want non-zero): $(stk_out img-unsigned-go "$u2" 200)"
+    fi
+    images_cleanup
+}
