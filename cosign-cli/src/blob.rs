@@ -211,6 +211,14 @@ pub(crate) struct Session {
     http: Http,
 }
 
+/// What [`Session::sign_message`] produced.
+pub(crate) struct SignedMessage {
+    pub alg: HashAlgorithm,
+    pub digest: Vec<u8>,
+    pub signature: Vec<u8>,
+    pub entries: Vec<TransparencyLogEntry>,
+}
+
 /// `sign-blob` and `attest-blob` write the v0.3 bundle to a file: it is required.
 fn require_bundle(a: &SigningFlags) -> Result<()> {
     if a.new_bundle_format && a.bundle.is_none() && (a.tlog_upload || a.key.is_none()) {
@@ -271,6 +279,26 @@ impl Session {
             Some(c) => sigstack_core::pem::encode("CERTIFICATE", c),
             None => self.key.public_key().to_pem(),
         }
+    }
+
+    /// A message signature over `data`, logged as a `hashedrekord` entry.
+    pub(crate) fn sign_message(&self, data: &[u8]) -> Result<SignedMessage> {
+        let alg = self.key.public_key().default_hash();
+        let digest = alg.digest(data);
+        let signature = self.key.sign(data)?;
+        let verifier = self.verifier_pem();
+        let entries = self.log(&client::hashedrekord(alg, &digest, &signature, &verifier))?;
+        Ok(SignedMessage {
+            alg,
+            digest,
+            signature,
+            entries,
+        })
+    }
+
+    /// Keyless: the Fulcio leaf (DER).
+    pub(crate) fn leaf(&self) -> Option<&[u8]> {
+        self.leaf.as_deref()
     }
 
     /// An in-toto statement in a DSSE envelope, signed and logged as a
@@ -361,11 +389,13 @@ pub fn sign(
     eprintln!("Using payload from: {blob}");
     require_bundle(a)?;
     let s = Session::open(a)?;
-    let alg = s.key.public_key().default_hash();
-    let digest = alg.digest(&data);
-    let signature = s.key.sign(&data)?;
+    let SignedMessage {
+        alg,
+        digest,
+        signature,
+        entries,
+    } = s.sign_message(&data)?;
     let verifier = s.verifier_pem();
-    let entries = s.log(&client::hashedrekord(alg, &digest, &signature, &verifier))?;
     if let Some(path) = &a.bundle {
         let content = BundleContent::MessageSignature(MessageSignature {
             message_digest: Some(HashOutput {

@@ -90,7 +90,8 @@ enum Cmd {
         blob: String,
     },
     /// Sign container images (by digest; a tag is resolved first): a Sigstore
-    /// bundle pushed as an OCI 1.1 referrer (with the tag-schema fallback index).
+    /// bundle pushed as an OCI 1.1 referrer (with the tag-schema fallback index),
+    /// or with --new-bundle-format=false the legacy `.sig` tag.
     Sign {
         #[command(flatten)]
         signing: crate::blob::SigningFlags,
@@ -262,7 +263,10 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e:#}");
-            ExitCode::FAILURE
+            match e.downcast_ref::<crate::image::LegacyVerifyError>() {
+                Some(l) => ExitCode::from(l.exit_code()),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }

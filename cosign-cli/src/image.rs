@@ -7,6 +7,10 @@
 //!   entry; its v0.3 bundle is pushed as an OCI 1.1 referrer of the image
 //!   (empty config, one bundle layer, `subject`), and recorded in the
 //!   `sha256-<hex>` fallback index when the registry has no referrers API.
+//! * `sign --new-bundle-format=false` (with a key): the legacy format, one
+//!   more simple-signing layer in the `sha256-<hex>.sig` image, with the
+//!   signature and (when logged) the Rekor bundle as annotations; what
+//!   containers/image (skopeo, podman) reads with `use-sigstore-attachments`.
 //! * `verify`: the referrers first (API, else the fallback index); every
 //!   bundle found is verified and at least one must pass. Only when there is
 //!   no bundle at all is the legacy `sha256-<hex>.sig` tag read (simple
@@ -37,6 +41,26 @@ const LEGACY_CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
 const LEGACY_BUNDLE: &str = "dev.sigstore.cosign/bundle";
 /// Bundles and signature payloads are small; refuse bigger blobs.
 const MAX_ATTACHMENT: usize = 16 << 20;
+
+/// Failures of the legacy path that Go cosign reports with their own exit
+/// codes (`cmd/cosign/errors/exit_codes.go`; only the `.sig` path wraps
+/// its errors that way, bundle verification failures exit 1 upstream too).
+#[derive(Debug, thiserror::Error)]
+pub enum LegacyVerifyError {
+    #[error("no signatures found for {0}")]
+    NoSignatures(String),
+    #[error("no matching signatures: {0}")]
+    NoMatching(String),
+}
+
+impl LegacyVerifyError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            LegacyVerifyError::NoSignatures(_) => 10,
+            LegacyVerifyError::NoMatching(_) => 12,
+        }
+    }
+}
 
 /// Registry options shared by the image commands.
 #[derive(clap::Args, Debug)]
@@ -145,6 +169,100 @@ fn push_bundle_referrer(
     Ok(digest)
 }
 
+/// The simple signing payload of the legacy format, as Go marshals it
+/// (struct field order; `optional` is `null` without annotations, else
+/// the pairs with sorted keys).
+pub fn simple_signing_payload(
+    image: &Reference,
+    digest: &str,
+    annotations: &Map<String, Value>,
+) -> Vec<u8> {
+    let optional = if annotations.is_empty() {
+        Value::Null
+    } else {
+        let sorted: std::collections::BTreeMap<&String, &Value> = annotations.iter().collect();
+        json!(sorted)
+    };
+    json!({
+        "critical": {
+            "identity": {"docker-reference": image.name()},
+            "image": {"docker-manifest-digest": digest},
+            "type": SIMPLE_SIGNING_TYPE,
+        },
+        "optional": optional,
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// The `dev.sigstore.cosign/bundle` annotation: Go's `RekorBundle`
+/// (capitalised outer fields: the struct has no JSON tags).
+fn rekor_bundle_annotation(e: &sigstack_core::trust::TransparencyLogEntry) -> String {
+    let set = e
+        .inclusion_promise
+        .as_ref()
+        .map(|p| STANDARD.encode(&p.signed_entry_timestamp))
+        .unwrap_or_default();
+    json!({
+        "SignedEntryTimestamp": set,
+        "Payload": {
+            "body": STANDARD.encode(&e.canonicalized_body),
+            "integratedTime": e.integrated_time,
+            "logIndex": e.log_index,
+            "logID": hex::encode(&e.log_id.key_id),
+        },
+    })
+    .to_string()
+}
+
+/// Appends one signature layer to the `sha256-<hex>.sig` image of `subject`
+/// (created if missing) in `repo`; returns the tag.
+fn push_legacy_signature(
+    reg: &Registry,
+    repo: &Reference,
+    subject: &str,
+    payload: &[u8],
+    annotations: Value,
+) -> Result<String> {
+    const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+    let tag = oci::attachment_tag(subject, "sig");
+    let mut layers = match reg.get_manifest(&repo.with_reference(&tag))? {
+        Some(m) => m.json()?["layers"].as_array().cloned().unwrap_or_default(),
+        None => Vec::new(),
+    };
+    if layers.len() >= 1000 {
+        bail!("{}:{tag} already holds 1000 signatures", repo.name());
+    }
+    let payload_digest = reg.push_blob(repo, payload)?;
+    layers.push(json!({"mediaType": SIMPLE_SIGNING, "size": payload.len(),
+        "digest": payload_digest, "annotations": annotations}));
+    // go-containerregistry's config for an image built from empty.Image:
+    // one history entry and one diff ID (the uncompressed layer) per layer.
+    let diff_ids: Vec<Value> = layers.iter().map(|l| l["digest"].clone()).collect();
+    let history: Vec<Value> = layers
+        .iter()
+        .map(|_| json!({"created": "0001-01-01T00:00:00Z"}))
+        .collect();
+    let config = serde_json::to_vec(&json!({
+        "architecture": "", "created": "0001-01-01T00:00:00Z", "history": history, "os": "",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids}, "config": {},
+    }))?;
+    let config_digest = reg.push_blob(repo, &config)?;
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": oci::OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "size": config.len(), "digest": config_digest},
+        "layers": layers,
+    });
+    reg.put_manifest(
+        repo,
+        &tag,
+        &serde_json::to_vec(&manifest)?,
+        oci::OCI_MANIFEST,
+    )?;
+    Ok(tag)
+}
+
 /// `cosign sign IMAGE...`.
 pub fn sign(
     a: &SigningFlags,
@@ -154,9 +272,6 @@ pub fn sign(
 ) -> Result<()> {
     if images.is_empty() {
         bail!("at least one image reference is required");
-    }
-    if !a.new_bundle_format {
-        bail!("--new-bundle-format=false (the legacy .sig tag) is not supported for images by this client yet");
     }
     let annotations = parse_annotations(annotations)?;
     let reg = Registry::new(rf.allow_insecure_registry)?;
@@ -169,7 +284,23 @@ pub fn sign(
         targets.push((r, m));
     }
     let s = Session::open(a)?;
+    if !a.new_bundle_format && s.leaf().is_some() {
+        bail!("keyless signing into the legacy .sig tag is not supported by this client yet: use --key, or the default bundle format");
+    }
     for (r, m) in targets {
+        let repo = signature_repo(&r)?;
+        if !a.new_bundle_format {
+            let payload = simple_signing_payload(&r, &m.digest, &annotations);
+            let signed = s.sign_message(&payload)?;
+            let mut ann = json!({ LEGACY_SIGNATURE: STANDARD.encode(&signed.signature) });
+            if let Some(e) = signed.entries.first() {
+                ann[LEGACY_BUNDLE] = Value::String(rekor_bundle_annotation(e));
+            }
+            let tag = push_legacy_signature(&reg, &repo, &m.digest, &payload, ann)
+                .with_context(|| format!("pushing the signature of {}@{}", r.name(), m.digest))?;
+            eprintln!("Pushing signature to: {}:{tag}", repo.name());
+            continue;
+        }
         let hex_digest = m.digest.trim_start_matches("sha256:").to_owned();
         let (envelope, _, entries) = s.sign_statement(sign_statement(&hex_digest, &annotations))?;
         let bundle = s.bundle(entries, BundleContent::DsseEnvelope(envelope));
@@ -177,7 +308,6 @@ pub fn sign(
         if let Some(path) = &a.bundle {
             crate::cli::write_file(std::path::Path::new(path), &bytes, 0o644)?;
         }
-        let repo = signature_repo(&r)?;
         let pushed = push_bundle_referrer(&reg, &repo, &m, &bytes, SIGN_PREDICATE_TYPE)
             .with_context(|| format!("pushing the signature of {}@{}", r.name(), m.digest))?;
         eprintln!("Pushing signature to: {}@{pushed}", repo.name());
@@ -264,7 +394,7 @@ fn verify_legacy(
     let (policy, root, opts) = (&c.policy, &c.root, &c.opts);
     let tag = oci::attachment_tag(digest, "sig");
     let Some(m) = reg.get_manifest(&repo.with_reference(&tag))? else {
-        bail!("no signatures found for {}@{digest}", image.name());
+        return Err(LegacyVerifyError::NoSignatures(format!("{}@{digest}", image.name())).into());
     };
     let mj = m.json()?;
     let layers = mj["layers"].as_array().cloned().unwrap_or_default();
@@ -297,10 +427,21 @@ fn verify_legacy(
             if !rekor_bundle.is_null() {
                 legacy["rekorBundle"] = rekor_bundle;
             }
-            let mut bundle = crate::legacy::to_bundle(&legacy)?;
-            if opts.ignore_tlog {
-                bundle.verification_material.tlog_entries.clear();
-            }
+            let bundle = if legacy.get("rekorBundle").is_some() {
+                let mut b = crate::legacy::to_bundle(&legacy)?;
+                if opts.ignore_tlog {
+                    b.verification_material.tlog_entries.clear();
+                }
+                b
+            } else if opts.ignore_tlog {
+                crate::legacy::to_unlogged_bundle(
+                    &legacy,
+                    HashAlgorithm::Sha256.into(),
+                    HashAlgorithm::Sha256.digest(&payload),
+                )?
+            } else {
+                bail!("layer {ld} has no Rekor bundle: the signature was never logged (--insecure-ignore-tlog=true accepts that)");
+            };
             verify::verify_bundle(&bundle, root, Artifact::Bytes(&payload), policy, opts)?;
             let p: Value = serde_json::from_slice(&payload)
                 .map_err(|e| anyhow!("layer {ld}: the payload is not JSON: {e}"))?;
@@ -326,7 +467,7 @@ fn verify_legacy(
         }
     }
     if verified.is_empty() {
-        bail!("no matching signatures: {last_err}");
+        return Err(LegacyVerifyError::NoMatching(last_err).into());
     }
     Ok(verified)
 }

@@ -33,16 +33,19 @@ pub fn is_legacy(v: &Value) -> bool {
     v.get("base64Signature").is_some() && v.get("mediaType").is_none()
 }
 
-/// Converts a legacy bundle into the equivalent v0.1 bundle.
-pub fn to_bundle(v: &Value) -> Result<Bundle, LegacyError> {
-    let b64 = |field: &Value, what: &str| -> Result<Vec<u8>, LegacyError> {
-        let s = field
-            .as_str()
-            .ok_or_else(|| bad(format!("{what} is missing or not a string")))?;
-        STANDARD
-            .decode(s)
-            .map_err(|_| bad(format!("{what} is not base64")))
-    };
+fn b64(field: &Value, what: &str) -> Result<Vec<u8>, LegacyError> {
+    let s = field
+        .as_str()
+        .ok_or_else(|| bad(format!("{what} is missing or not a string")))?;
+    STANDARD
+        .decode(s)
+        .map_err(|_| bad(format!("{what} is not base64")))
+}
+
+/// The signature and the verification material of a legacy record.
+fn signature_and_material(
+    v: &Value,
+) -> Result<(Vec<u8>, VerificationMaterialContent), LegacyError> {
     let signature = b64(&v["base64Signature"], "base64Signature")?;
     // `cert`: base64 of a PEM certificate (sign-blob), of a DER certificate
     // (image bundles), or of a PEM public key (key-signed).
@@ -73,6 +76,35 @@ pub fn to_bundle(v: &Value) -> Result<Bundle, LegacyError> {
         }),
     };
 
+    Ok((signature, content))
+}
+
+/// A legacy signature that was never logged (`--tlog-upload=false`, or
+/// skopeo's sigstore signatures): a v0.1 bundle with no log entry, over
+/// `digest` of the signed payload. Only verifiable with the tlog check off.
+pub fn to_unlogged_bundle(
+    v: &Value,
+    algorithm: HashAlgorithm,
+    digest: Vec<u8>,
+) -> Result<Bundle, LegacyError> {
+    let (signature, content) = signature_and_material(v)?;
+    Ok(Bundle {
+        media_type: BUNDLE_MEDIA_TYPE_V0_1.into(),
+        verification_material: VerificationMaterial {
+            content,
+            tlog_entries: Vec::new(),
+            timestamp_verification_data: None,
+        },
+        content: BundleContent::MessageSignature(MessageSignature {
+            message_digest: Some(HashOutput { algorithm, digest }),
+            signature,
+        }),
+    })
+}
+
+/// Converts a legacy bundle into the equivalent v0.1 bundle.
+pub fn to_bundle(v: &Value) -> Result<Bundle, LegacyError> {
+    let (signature, content) = signature_and_material(v)?;
     let rb = v
         .get("rekorBundle")
         .ok_or_else(|| bad("no rekorBundle (a signature without a log entry)"))?;

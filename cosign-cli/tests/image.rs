@@ -193,7 +193,13 @@ fn stderr(o: &Output) -> String {
 }
 
 fn refused(o: &Output, reason: &str) {
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(o));
+    refused_with(o, 1, reason)
+}
+
+/// Go cosign's exit codes: 10 no signatures found, 12 no matching
+/// signatures (legacy `.sig` path only).
+fn refused_with(o: &Output, code: i32, reason: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
     assert!(
         stderr(o).contains(reason),
         "want {reason:?} in {}",
@@ -269,8 +275,9 @@ fn sign_and_verify_in(referrers_api: bool) {
         &run(verify_args("a.pub", &["-a", "env=dev"], &img)),
         "missing or incorrect annotation",
     );
-    refused(
+    refused_with(
         &run(verify_args("a.pub", &[], &unsigned)),
+        10,
         "no signatures found",
     );
     // A registry that alters the bundle blob: caught by its digest.
@@ -324,4 +331,76 @@ fn bad_references_and_missing_images_are_refused_before_signing() {
         "no such image",
     );
     assert!(reg.store.lock().unwrap().blobs.is_empty(), "nothing pushed");
+}
+
+/// The legacy `.sig` tag: written with `--new-bundle-format=false`, read
+/// when there is no bundle referrer; once a referrer exists, a verification
+/// that fails on it does not fall back to the `.sig` tag (upstream's rule).
+#[test]
+fn legacy_sig_images_and_no_fallback_past_a_referrer() {
+    let reg = registry(false);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for prefix in ["a", "b"] {
+        assert!(
+            cosign(d, &["generate-key-pair", "--output-key-prefix", prefix])
+                .status
+                .success()
+        );
+    }
+    let img = push_image(&reg, "team/legacy", "legacy layer");
+    let digest = img.split('@').nth(1).unwrap().to_owned();
+    let o = cosign(
+        d,
+        &[
+            "sign",
+            "--new-bundle-format=false",
+            "--key",
+            "a.key",
+            "--tlog-upload=false",
+            "-a",
+            "k=v=w",
+            &img,
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // One simple-signing layer under sha256-<hex>.sig, payload as Go writes it.
+    {
+        let s = reg.store.lock().unwrap();
+        let tag = format!("{}.sig", digest.replace(':', "-"));
+        let (_, m) = &s.manifests[&("team/legacy".to_owned(), tag)];
+        let m: Value = serde_json::from_slice(m).unwrap();
+        let layer = &m["layers"][0];
+        assert_eq!(
+            layer["mediaType"],
+            "application/vnd.dev.cosign.simplesigning.v1+json"
+        );
+        assert!(layer["annotations"]["dev.cosignproject.cosign/signature"].is_string());
+        let payload = &s.blobs[layer["digest"].as_str().unwrap()];
+        let expected = format!(
+            r#"{{"critical":{{"identity":{{"docker-reference":"{}/team/legacy"}},"image":{{"docker-manifest-digest":"{digest}"}},"type":"cosign container image signature"}},"optional":{{"k":"v=w"}}}}"#,
+            reg.host
+        );
+        assert_eq!(String::from_utf8_lossy(payload), expected);
+    }
+    let verify = |key: &str| {
+        cosign(
+            d,
+            &["verify", "--key", key, "--insecure-ignore-tlog=true", &img],
+        )
+    };
+    let ok = verify("a.pub");
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let out: Value = serde_json::from_str(String::from_utf8_lossy(&ok.stdout).trim()).unwrap();
+    assert_eq!(
+        out[0]["critical"]["type"],
+        "cosign container image signature"
+    );
+    refused_with(&verify("b.pub"), 12, "no matching signatures");
+
+    // A v3 referrer by key b: key a's legacy signature is no longer consulted.
+    let o = cosign(d, &["sign", "--key", "b.key", "--tlog-upload=false", &img]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(verify("b.pub").status.success());
+    refused(&verify("a.pub"), "no matching signatures");
 }
