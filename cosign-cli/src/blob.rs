@@ -469,27 +469,7 @@ fn statement(src: &StatementSource, blob: &str) -> Result<Vec<u8>> {
             Ok(bytes)
         }
         (Some(path), None) => {
-            let raw = std::fs::read(path).with_context(|| format!("reading predicate {path}"))?;
-            let uri = predicate_type_uri(&src.predicate_type)?;
-            let predicate = match src.predicate_type.as_str() {
-                "custom" => json!({
-                    "Data": String::from_utf8_lossy(&raw),
-                    "Timestamp": OffsetDateTime::now_utc()
-                        .replace_nanosecond(0)
-                        .ok()
-                        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-                        .unwrap_or_default(),
-                }),
-                "spdx" => Value::String(String::from_utf8_lossy(&raw).into_owned()),
-                _ => {
-                    let v: Value = serde_json::from_slice(&raw)
-                        .map_err(|e| anyhow!("predicate {path} is not JSON: {e}"))?;
-                    if !v.is_object() {
-                        bail!("predicate {path} must be a JSON object");
-                    }
-                    v
-                }
-            };
+            let (uri, predicate) = predicate(path, &src.predicate_type)?;
             let digest = match &src.hash {
                 Some(h) => {
                     let d = hex::decode(h)
@@ -504,14 +484,49 @@ fn statement(src: &StatementSource, blob: &str) -> Result<Vec<u8>> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| blob.to_owned());
-            Ok(serde_json::to_vec(&json!({
-                "_type": "https://in-toto.io/Statement/v0.1",
-                "predicateType": uri,
-                "subject": [{"name": name, "digest": {"sha256": digest}}],
-                "predicate": predicate,
-            }))?)
+            Ok(intoto_v01(&uri, &name, &digest, predicate))
         }
     }
+}
+
+/// The `--predicate` file for `--type`, as cosign wraps it: its URI and
+/// the predicate value (`custom`: `{Data, Timestamp}`; `spdx`: the file as
+/// a string; anything else must be a JSON object, schema not checked).
+pub(crate) fn predicate(path: &str, predicate_type: &str) -> Result<(String, Value)> {
+    let raw = std::fs::read(path).with_context(|| format!("reading predicate {path}"))?;
+    let uri = predicate_type_uri(predicate_type)?;
+    let predicate = match predicate_type {
+        "custom" => json!({
+            "Data": String::from_utf8_lossy(&raw),
+            "Timestamp": OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .ok()
+                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                .unwrap_or_default(),
+        }),
+        "spdx" => Value::String(String::from_utf8_lossy(&raw).into_owned()),
+        _ => {
+            let v: Value = serde_json::from_slice(&raw)
+                .map_err(|e| anyhow!("predicate {path} is not JSON: {e}"))?;
+            if !v.is_object() {
+                bail!("predicate {path} must be a JSON object");
+            }
+            v
+        }
+    };
+    Ok((uri, predicate))
+}
+
+/// An in-toto Statement v0.1 with one subject, as `attest`/`attest-blob` build it.
+pub(crate) fn intoto_v01(uri: &str, name: &str, sha256_hex: &str, predicate: Value) -> Vec<u8> {
+    json!({
+        "_type": "https://in-toto.io/Statement/v0.1",
+        "predicateType": uri,
+        "subject": [{"name": name, "digest": {"sha256": sha256_hex}}],
+        "predicate": predicate,
+    })
+    .to_string()
+    .into_bytes()
 }
 
 /// `attest-blob`.

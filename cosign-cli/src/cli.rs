@@ -103,6 +103,33 @@ enum Cmd {
         #[arg(required = true)]
         images: Vec<String>,
     },
+    /// Attest container images: an in-toto statement about the image, in a
+    /// Sigstore bundle pushed as a referrer.
+    Attest {
+        #[command(flatten)]
+        signing: crate::blob::SigningFlags,
+        #[command(flatten)]
+        registry: crate::image::RegistryFlags,
+        #[arg(long = "predicate", env = "COSIGN_PREDICATE")]
+        predicate: String,
+        /// custom, slsaprovenance, slsaprovenance02, slsaprovenance1, spdx,
+        /// spdxjson, cyclonedx, link, vuln, openvex, or a URI.
+        #[arg(long = "type", env = "COSIGN_TYPE", default_value = "custom")]
+        predicate_type: String,
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Verify container image attestations of one predicate type (default custom).
+    VerifyAttestation {
+        #[command(flatten)]
+        verify: crate::blob::VerifyFlags,
+        #[command(flatten)]
+        registry: crate::image::RegistryFlags,
+        #[arg(long = "type", env = "COSIGN_TYPE", default_value = "custom")]
+        predicate_type: String,
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
     /// Verify container image signatures: referrer bundles, else the legacy
     /// `.sig` tag, as Go cosign.
     Verify {
@@ -483,6 +510,19 @@ fn run(cmd: Cmd) -> Result<()> {
             annotations,
             images,
         } => crate::image::sign(&signing, &registry, &annotations, &images),
+        Cmd::Attest {
+            signing,
+            registry,
+            predicate,
+            predicate_type,
+            images,
+        } => crate::image::attest(&signing, &registry, &predicate, &predicate_type, &images),
+        Cmd::VerifyAttestation {
+            verify,
+            registry,
+            predicate_type,
+            images,
+        } => crate::image::verify_attestation(&verify, &registry, &predicate_type, &images),
         Cmd::Verify {
             verify,
             registry,

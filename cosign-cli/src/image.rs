@@ -263,19 +263,12 @@ fn push_legacy_signature(
     Ok(tag)
 }
 
-/// `cosign sign IMAGE...`.
-pub fn sign(
-    a: &SigningFlags,
-    rf: &RegistryFlags,
-    annotations: &[String],
-    images: &[String],
-) -> Result<()> {
+/// Resolves every image before anything is signed or pushed (a bad
+/// reference or a missing image stops the command with nothing written).
+fn resolve_all(reg: &Registry, images: &[String]) -> Result<Vec<(Reference, Manifest)>> {
     if images.is_empty() {
         bail!("at least one image reference is required");
     }
-    let annotations = parse_annotations(annotations)?;
-    let reg = Registry::new(rf.allow_insecure_registry)?;
-    // Resolve every image before anything is signed or pushed.
     let mut targets = Vec::new();
     for image in images {
         let r = Reference::parse(image)?;
@@ -283,6 +276,40 @@ pub fn sign(
         let m = reg.resolve(&r)?;
         targets.push((r, m));
     }
+    Ok(targets)
+}
+
+/// Signs `statement` (DSSE, logged), writes the bundle to `--bundle` if
+/// asked, and pushes it as a referrer of `m` in `repo`; returns the pushed
+/// manifest digest.
+fn publish_statement(
+    s: &Session,
+    a: &SigningFlags,
+    reg: &Registry,
+    repo: &Reference,
+    m: &Manifest,
+    statement: Vec<u8>,
+    predicate_type: &str,
+) -> Result<String> {
+    let (envelope, _, entries) = s.sign_statement(statement)?;
+    let bundle = serde_json::to_vec(&s.bundle(entries, BundleContent::DsseEnvelope(envelope)))?;
+    if let Some(path) = &a.bundle {
+        crate::cli::write_file(std::path::Path::new(path), &bundle, 0o644)?;
+    }
+    push_bundle_referrer(reg, repo, m, &bundle, predicate_type)
+        .with_context(|| format!("pushing to {} as a referrer of {}", repo.name(), m.digest))
+}
+
+/// `cosign sign IMAGE...`.
+pub fn sign(
+    a: &SigningFlags,
+    rf: &RegistryFlags,
+    annotations: &[String],
+    images: &[String],
+) -> Result<()> {
+    let annotations = parse_annotations(annotations)?;
+    let reg = Registry::new(rf.allow_insecure_registry)?;
+    let targets = resolve_all(&reg, images)?;
     let s = Session::open(a)?;
     if !a.new_bundle_format && s.leaf().is_some() {
         bail!("keyless signing into the legacy .sig tag is not supported by this client yet: use --key, or the default bundle format");
@@ -301,16 +328,95 @@ pub fn sign(
             eprintln!("Pushing signature to: {}:{tag}", repo.name());
             continue;
         }
-        let hex_digest = m.digest.trim_start_matches("sha256:").to_owned();
-        let (envelope, _, entries) = s.sign_statement(sign_statement(&hex_digest, &annotations))?;
-        let bundle = s.bundle(entries, BundleContent::DsseEnvelope(envelope));
-        let bytes = serde_json::to_vec(&bundle)?;
-        if let Some(path) = &a.bundle {
-            crate::cli::write_file(std::path::Path::new(path), &bytes, 0o644)?;
-        }
-        let pushed = push_bundle_referrer(&reg, &repo, &m, &bytes, SIGN_PREDICATE_TYPE)
-            .with_context(|| format!("pushing the signature of {}@{}", r.name(), m.digest))?;
+        let stmt = sign_statement(m.digest.trim_start_matches("sha256:"), &annotations);
+        let pushed = publish_statement(&s, a, &reg, &repo, &m, stmt, SIGN_PREDICATE_TYPE)?;
         eprintln!("Pushing signature to: {}@{pushed}", repo.name());
+    }
+    Ok(())
+}
+
+/// `cosign attest --predicate FILE --type T IMAGE...`: an in-toto Statement
+/// v0.1 about each image's manifest digest (subject name = the repository,
+/// as cosign writes it), signed in DSSE, logged, and pushed as a bundle
+/// referrer annotated with the predicate type.
+pub fn attest(
+    a: &SigningFlags,
+    rf: &RegistryFlags,
+    predicate_path: &str,
+    predicate_type: &str,
+    images: &[String],
+) -> Result<()> {
+    if !a.new_bundle_format {
+        bail!(
+            "--new-bundle-format=false (the legacy .att tag) is not supported by this client yet"
+        );
+    }
+    let (uri, predicate) = crate::blob::predicate(predicate_path, predicate_type)?;
+    let reg = Registry::new(rf.allow_insecure_registry)?;
+    let targets = resolve_all(&reg, images)?;
+    let s = Session::open(a)?;
+    for (r, m) in targets {
+        let hex_digest = m.digest.trim_start_matches("sha256:");
+        let stmt = crate::blob::intoto_v01(&uri, &r.name(), hex_digest, predicate.clone());
+        let repo = signature_repo(&r)?;
+        let pushed = publish_statement(&s, a, &reg, &repo, &m, stmt, &uri)?;
+        eprintln!("Pushing attestation to: {}@{pushed}", repo.name());
+    }
+    Ok(())
+}
+
+/// `cosign verify-attestation --type T IMAGE...`: every bundle referrer is
+/// verified against the manifest digest (the statement subject must be the
+/// image); those whose predicate type is T are printed, one DSSE envelope
+/// JSON per line. At least one must match (`--type` defaults to custom).
+pub fn verify_attestation(
+    a: &VerifyFlags,
+    rf: &RegistryFlags,
+    predicate_type: &str,
+    images: &[String],
+) -> Result<()> {
+    let want = crate::blob::predicate_type_uri(predicate_type)?;
+    let c = Checks::from_flags(a, &[])?;
+    let reg = Registry::new(rf.allow_insecure_registry)?;
+    for image in images {
+        let r = Reference::parse(image)?;
+        let m = reg.resolve(&r)?;
+        let repo = signature_repo(&r)?;
+        let digest_bytes = hex::decode(m.digest.trim_start_matches("sha256:"))?;
+        let bundles = referrer_bundles(&reg, &repo, &m.digest)?;
+        if bundles.is_empty() {
+            return Err(LegacyVerifyError::NoSignatures(format!(
+                "{}@{} (no attestation bundle; legacy .att attestations are not read by this client yet)",
+                r.name(),
+                m.digest
+            ))
+            .into());
+        }
+        let mut matched = Vec::new();
+        let mut last_err = format!("none of the attestations matched the predicate type: {want}");
+        for b in &bundles {
+            let BundleContent::DsseEnvelope(env) = &b.content else {
+                continue;
+            };
+            let artifact = Artifact::Digest(HashAlgorithm::Sha256, &digest_bytes);
+            if let Err(e) = verify::verify_bundle(b, &c.root, artifact, &c.policy, &c.opts) {
+                last_err = e.to_string();
+                continue;
+            }
+            let stmt: Value = serde_json::from_slice(&env.payload)?;
+            if stmt["predicateType"].as_str() == Some(want.as_str()) {
+                matched.push(serde_json::to_string(env)?);
+            }
+        }
+        if matched.is_empty() {
+            bail!("{last_err}");
+        }
+        eprintln!("\nVerification for {r} --");
+        eprintln!("The following checks were performed on each of these signatures:");
+        eprintln!("  - The cosign claims were validated");
+        for line in matched {
+            println!("{line}");
+        }
     }
     Ok(())
 }
@@ -379,6 +485,21 @@ struct Checks {
     opts: Options,
     /// The `-a` pairs that must be signed.
     annotations: Map<String, Value>,
+}
+
+impl Checks {
+    fn from_flags(a: &VerifyFlags, annotations: &[String]) -> Result<Self> {
+        Ok(Checks {
+            annotations: parse_annotations(annotations)?,
+            policy: crate::blob::policy(a)?,
+            root: crate::blob::trusted_root(a)?,
+            opts: Options {
+                ignore_tlog: a.insecure_ignore_tlog,
+                ignore_sct: a.insecure_ignore_sct,
+                now: OffsetDateTime::now_utc(),
+            },
+        })
+    }
 }
 
 /// The legacy `.sig` signatures: each layer's payload turned into a
@@ -483,16 +604,7 @@ pub fn verify(
     if images.is_empty() {
         bail!("at least one image reference is required");
     }
-    let c = Checks {
-        annotations: parse_annotations(annotations)?,
-        policy: crate::blob::policy(a)?,
-        root: crate::blob::trusted_root(a)?,
-        opts: Options {
-            ignore_tlog: a.insecure_ignore_tlog,
-            ignore_sct: a.insecure_ignore_sct,
-            now: OffsetDateTime::now_utc(),
-        },
-    };
+    let c = Checks::from_flags(a, annotations)?;
     let reg = Registry::new(rf.allow_insecure_registry)?;
     for image in images {
         let r = Reference::parse(image)?;

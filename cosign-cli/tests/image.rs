@@ -404,3 +404,79 @@ fn legacy_sig_images_and_no_fallback_past_a_referrer() {
     assert!(verify("b.pub").status.success());
     refused(&verify("a.pub"), "no matching signatures");
 }
+
+/// `attest` / `verify-attestation`: the statement is about the image, the
+/// predicate type selects, and another key or type is refused.
+#[test]
+fn image_attestations_by_predicate_type() {
+    let reg = registry(false);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for prefix in ["a", "b"] {
+        assert!(
+            cosign(d, &["generate-key-pair", "--output-key-prefix", prefix])
+                .status
+                .success()
+        );
+    }
+    std::fs::write(
+        d.join("vex.json"),
+        r#"{"@context":"https://openvex.dev/ns/v0.2.0","statements":[]}"#,
+    )
+    .unwrap();
+    let img = push_image(&reg, "team/att", "attested layer");
+    let o = cosign(
+        d,
+        &[
+            "attest",
+            "--key",
+            "a.key",
+            "--tlog-upload=false",
+            "--type",
+            "openvex",
+            "--predicate",
+            "vex.json",
+            &img,
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let verify = |key: &str, t: &str| {
+        cosign(
+            d,
+            &[
+                "verify-attestation",
+                "--key",
+                key,
+                "--insecure-ignore-tlog=true",
+                "--type",
+                t,
+                &img,
+            ],
+        )
+    };
+    let ok = verify("a.pub", "openvex");
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let env: Value = serde_json::from_str(String::from_utf8_lossy(&ok.stdout).trim()).unwrap();
+    assert_eq!(env["payloadType"], "application/vnd.in-toto+json");
+    use base64::Engine;
+    let stmt: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(env["payload"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(stmt["predicateType"], "https://openvex.dev/ns");
+    assert_eq!(stmt["subject"][0]["name"], format!("{}/team/att", reg.host));
+    assert_eq!(
+        format!(
+            "sha256:{}",
+            stmt["subject"][0]["digest"]["sha256"].as_str().unwrap()
+        ),
+        img.split('@').nth(1).unwrap()
+    );
+    refused(
+        &verify("a.pub", "custom"),
+        "none of the attestations matched the predicate type",
+    );
+    refused(&verify("b.pub", "openvex"), "signature");
+}

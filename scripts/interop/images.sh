@@ -62,8 +62,8 @@ images_cases() {
     img_installed docker-registry "$DOCKER_REGISTRY_DEB_VERSION" && reg_ok=1
     img_installed skopeo "$SKOPEO_DEB_VERSION" && ok_sk=1
 
-    name="images: docker-registry (distribution 2.8) on loopback, and skopeo copies six test images built here into it"
-    local IMG_A="" IMG_B="" IMG_U="" IMG_C="" IMG_D="" IMG_E="" REG=""
+    name="images: docker-registry (distribution 2.8) on loopback, and skopeo copies seven test images built here into it"
+    local IMG_A="" IMG_B="" IMG_U="" IMG_C="" IMG_D="" IMG_E="" IMG_F="" REG=""
     if [ "$reg_ok$ok_sk" = 11 ]; then
         port=$(stk_ports 1)
         printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
@@ -73,14 +73,14 @@ images_cases() {
         if wait_healthy "http://127.0.0.1:$port/v2/" "$IMG_REG_PID"; then
             local d bad=""
             REG=127.0.0.1:$port
-            for d in a b u c d e; do
+            for d in a b u c d e f; do
                 local dig
                 dig=$(img_build "$I/img-$d" v1 "image $d $RANDOM")
                 skopeo copy --quiet --dest-tls-verify=false "oci:$I/img-$d/layout:v1" "docker://$REG/demo/$d:v1" \
                     >"$I/skopeo-$d.out" 2>&1 || bad+="skopeo copy $d: $(tail -c 300 "$I/skopeo-$d.out"); "
                 case $d in
                 a) IMG_A="$REG/demo/a@$dig" ;; b) IMG_B="$REG/demo/b@$dig" ;; u) IMG_U="$REG/demo/u@$dig" ;;
-                c) IMG_C="$REG/demo/c@$dig" ;; d) IMG_D="$REG/demo/d@$dig" ;; e) IMG_E="$REG/demo/e@$dig" ;;
+                c) IMG_C="$REG/demo/c@$dig" ;; d) IMG_D="$REG/demo/d@$dig" ;; e) IMG_E="$REG/demo/e@$dig" ;; f) IMG_F="$REG/demo/f@$dig" ;;
                 esac
             done
             # The registry serves exactly the manifest built here.
@@ -94,7 +94,7 @@ images_cases() {
     else
         fail "$name" "docker-registry or skopeo not installed (see above)"
     fi
-    img_ready() { [ -n "$IMG_A" ] && [ -n "$IMG_B" ] && [ -n "$IMG_U" ] && [ -n "$IMG_C" ] && [ -n "$IMG_D" ] && [ -n "$IMG_E" ] || { fail "$1" "no test images (see the registry case)"; return 1; }; }
+    img_ready() { [ -n "$IMG_A" ] && [ -n "$IMG_B" ] && [ -n "$IMG_U" ] && [ -n "$IMG_C" ] && [ -n "$IMG_D" ] && [ -n "$IMG_E" ] && [ -n "$IMG_F" ] || { fail "$1" "no test images (see the registry case)"; return 1; }; }
 
     local TR=${STK_ENV[SIGSTACK_TRUSTED_ROOT]} SC=${STK_ENV[SIGSTACK_SIGNING_CONFIG]}
 
@@ -150,6 +150,25 @@ images_cases() {
         l5=$?
         check "$name" "$([ "$l1$l2$l3$l4" = 0000 ] && [ "$l5" = 1 ] && grep -q 'no matching signatures' "$S/img-lgsign-wrongid.out" && echo 0 || echo 1)" \
             "our sign: $(stk_out img-lsign "$l1" 300); Go verify: $(stk_out img-lsign-goverify "$l2" 300); Go sign: $(stk_out img-lgsign "$l3" 300); our verify: $(stk_out img-lgsign-verify "$l4" 300); wrong identity (want 1): $(stk_out img-lgsign-wrongid "$l5" 200)"
+    fi
+
+    name="images: attestations both ways (openvex predicate, keys, Rekor): our cosign attest -> cosign $COSIGN_VERSION verify-attestation --type openvex, cosign attest -> ours; the default --type custom refused"
+    if stk_need "$name" up ours cosign && img_ready "$name" && [ -s "$I/ik.pub" ] && [ -s "$I/gk.pub" ]; then
+        local t1 t2 t3 t4 t5
+        printf '{"@context":"https://openvex.dev/ns/v0.2.0","@id":"https://example.com/vex-1","author":"interop","timestamp":"2026-01-01T00:00:00Z","version":1,"statements":[]}' >"$I/vex.json"
+        COSIGN_PASSWORD=ip stk_ours img-attest attest --key "$I/ik.key" --signing-config "$SC" --type openvex --predicate "$I/vex.json" "$IMG_F"
+        t1=$?
+        stk_cos files img-attest-goverify verify-attestation --key "$I/ik.pub" --trusted-root "$TR" --type openvex "$IMG_F"
+        t2=$?
+        COSIGN_PASSWORD=gp stk_cos files img-gattest attest -y --key "$I/gk.key" --signing-config "$SC" --trusted-root "$TR" \
+            --type openvex --predicate "$I/vex.json" "$IMG_F"
+        t3=$?
+        stk_ours img-gattest-verify verify-attestation --key "$I/gk.pub" --trusted-root "$TR" --type openvex "$IMG_F"
+        t4=$?
+        stk_ours img-gattest-custom verify-attestation --key "$I/gk.pub" --trusted-root "$TR" "$IMG_F"
+        t5=$?
+        check "$name" "$([ "$t1$t2$t3$t4" = 0000 ] && [ "$t5" = 1 ] && grep -q 'none of the attestations matched' "$S/img-gattest-custom.out" && echo 0 || echo 1)" \
+            "our attest: $(stk_out img-attest "$t1" 300); Go verify: $(stk_out img-attest-goverify "$t2" 300); Go attest: $(stk_out img-gattest "$t3" 300); our verify: $(stk_out img-gattest-verify "$t4" 300); --type custom (want 1): $(stk_out img-gattest-custom "$t5" 200)"
     fi
 
     name="images: an image nobody signed: our cosign verify and cosign $COSIGN_VERSION verify both refuse with exit 10"
