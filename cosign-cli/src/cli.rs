@@ -130,6 +130,35 @@ enum Cmd {
         #[arg(required = true)]
         images: Vec<String>,
     },
+    /// Print where an image's legacy attachment lives (deprecated upstream;
+    /// `tree` shows everything).
+    Triangulate {
+        #[command(flatten)]
+        registry: crate::image::RegistryFlags,
+        /// signature, attestation, sbom or digest.
+        #[arg(long = "type", env = "COSIGN_TYPE", default_value = "signature")]
+        kind: String,
+        image: String,
+    },
+    /// Show the signatures, attestations and SBOMs attached to an image
+    /// (legacy tags and OCI 1.1 referrers).
+    Tree {
+        #[command(flatten)]
+        registry: crate::image::RegistryFlags,
+        image: String,
+    },
+    /// Download the signatures or attestations of an image: the stored
+    /// bundles, one JSON per line (else the legacy records).
+    Download {
+        /// signature or attestation.
+        what: String,
+        #[command(flatten)]
+        registry: crate::image::RegistryFlags,
+        /// attestation: only this predicate type (shorthand or URI).
+        #[arg(long = "predicate-type", env = "COSIGN_PREDICATE_TYPE")]
+        predicate_type: Option<String>,
+        image: String,
+    },
     /// Verify container image signatures: referrer bundles, else the legacy
     /// `.sig` tag, as Go cosign.
     Verify {
@@ -510,6 +539,18 @@ fn run(cmd: Cmd) -> Result<()> {
             annotations,
             images,
         } => crate::image::sign(&signing, &registry, &annotations, &images),
+        Cmd::Triangulate {
+            registry,
+            kind,
+            image,
+        } => crate::attachments::triangulate(&registry, &kind, &image),
+        Cmd::Tree { registry, image } => crate::attachments::tree(&registry, &image),
+        Cmd::Download {
+            what,
+            registry,
+            predicate_type,
+            image,
+        } => crate::attachments::download(&registry, &what, predicate_type.as_deref(), &image),
         Cmd::Attest {
             signing,
             registry,

@@ -83,7 +83,7 @@ pub fn parse_annotations(pairs: &[String]) -> Result<Map<String, Value>> {
 }
 
 /// Where signatures of `image` live: its repository, or `COSIGN_REPOSITORY`.
-fn signature_repo(image: &Reference) -> Result<Reference> {
+pub(crate) fn signature_repo(image: &Reference) -> Result<Reference> {
     match std::env::var("COSIGN_REPOSITORY") {
         Ok(repo) if !repo.is_empty() => {
             let r = Reference::parse(&repo).map_err(|e| anyhow!("COSIGN_REPOSITORY: {e}"))?;
@@ -393,7 +393,8 @@ pub fn verify_attestation(
             .into());
         }
         let mut matched = Vec::new();
-        let mut last_err = format!("none of the attestations matched the predicate type: {want}");
+        let mut verified_any = false;
+        let mut last_err = String::from("no attestation bundle");
         for b in &bundles {
             let BundleContent::DsseEnvelope(env) = &b.content else {
                 continue;
@@ -403,13 +404,18 @@ pub fn verify_attestation(
                 last_err = e.to_string();
                 continue;
             }
+            verified_any = true;
             let stmt: Value = serde_json::from_slice(&env.payload)?;
             if stmt["predicateType"].as_str() == Some(want.as_str()) {
                 matched.push(serde_json::to_string(env)?);
             }
         }
         if matched.is_empty() {
-            bail!("{last_err}");
+            // Say the type did not match only when some bundle verified.
+            if verified_any {
+                bail!("none of the attestations matched the predicate type: {want}");
+            }
+            bail!("no matching attestations: {last_err}");
         }
         eprintln!("\nVerification for {r} --");
         eprintln!("The following checks were performed on each of these signatures:");
@@ -442,14 +448,7 @@ fn annotations_match(want: &Map<String, Value>, found: &Value) -> bool {
 /// The v3 bundles referring to `digest` (empty: none stored that way).
 fn referrer_bundles(reg: &Registry, repo: &Reference, digest: &str) -> Result<Vec<Bundle>> {
     let mut out = Vec::new();
-    for d in reg.referrers(repo, digest)? {
-        let Some(md) = d.get("digest").and_then(Value::as_str) else {
-            continue;
-        };
-        let Some(m) = reg.get_manifest(&repo.with_reference(md))? else {
-            continue;
-        };
-        let mj = m.json()?;
+    for (md, mj) in reg.referrer_manifests(repo, digest)? {
         let layers: Vec<&Value> = mj["layers"]
             .as_array()
             .map(|l| {

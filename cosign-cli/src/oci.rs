@@ -614,6 +614,24 @@ impl Registry {
             .unwrap_or_default())
     }
 
+    /// The referrer manifests of `digest` that still exist: (digest, JSON).
+    pub fn referrer_manifests(
+        &self,
+        r: &Reference,
+        digest: &str,
+    ) -> Result<Vec<(String, Value)>, OciError> {
+        let mut out = Vec::new();
+        for d in self.referrers(r, digest)? {
+            let Some(md) = d.get("digest").and_then(Value::as_str) else {
+                continue;
+            };
+            if let Some(m) = self.get_manifest(&r.with_reference(md))? {
+                out.push((md.to_owned(), m.json()?));
+            }
+        }
+        Ok(out)
+    }
+
     /// Records `descriptor` as a referrer of `subject` where the registry
     /// has no referrers API: in the fallback index at tag `sha256-<hex>`
     /// (created if missing, kept sorted by digest, no duplicates).

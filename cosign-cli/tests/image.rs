@@ -480,3 +480,84 @@ fn image_attestations_by_predicate_type() {
     );
     refused(&verify("b.pub", "openvex"), "signature");
 }
+
+/// `triangulate`, `tree` and `download` show what `sign` and `attest` stored.
+#[test]
+fn triangulate_tree_and_download_show_the_attachments() {
+    let reg = registry(false);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(cosign(d, &["generate-key-pair"]).status.success());
+    std::fs::write(d.join("p.txt"), "hello").unwrap();
+    let img = push_image(&reg, "team/look", "looked-at layer");
+    let digest = img.split('@').nth(1).unwrap().to_owned();
+    let stdout = |args: &[&str]| {
+        let o = cosign(d, args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let tag = digest.replace(':', "-");
+    assert_eq!(
+        stdout(&["triangulate", &img]).trim(),
+        format!("{}/team/look:{tag}.sig", reg.host)
+    );
+    assert_eq!(
+        stdout(&["triangulate", "--type", "attestation", &img]).trim(),
+        format!("{}/team/look:{tag}.att", reg.host)
+    );
+    assert!(stdout(&["tree", &img]).contains("No Supply Chain Security Related Artifacts"));
+
+    stdout(&["sign", "--key", "cosign.key", "--tlog-upload=false", &img]);
+    stdout(&[
+        "attest",
+        "--key",
+        "cosign.key",
+        "--tlog-upload=false",
+        "--predicate",
+        "p.txt",
+        &img,
+    ]);
+    stdout(&[
+        "sign",
+        "--new-bundle-format=false",
+        "--key",
+        "cosign.key",
+        "--tlog-upload=false",
+        &img,
+    ]);
+    let tree = stdout(&["tree", &img]);
+    assert!(
+        tree.contains(&format!(
+            "🔐 Signatures for an image tag: {}/team/look:{tag}.sig",
+            reg.host
+        )),
+        "{tree}"
+    );
+    assert!(
+        tree.contains("https://sigstore.dev/cosign/sign/v1 artifacts via OCI referrer"),
+        "{tree}"
+    );
+    assert!(
+        tree.contains("https://cosign.sigstore.dev/attestation/v1 artifacts via OCI referrer"),
+        "{tree}"
+    );
+    // Signatures: the bundles (here one signature, one attestation: both are
+    // bundles referring to the image); attestations: only the attestation.
+    let sigs = stdout(&["download", "signature", &img]);
+    assert_eq!(sigs.lines().count(), 2, "{sigs}");
+    let atts = stdout(&["download", "attestation", &img]);
+    assert_eq!(atts.lines().count(), 1, "{atts}");
+    let b: Value = serde_json::from_str(atts.trim()).unwrap();
+    assert_eq!(
+        b["mediaType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
+    assert!(stdout(&[
+        "download",
+        "attestation",
+        "--predicate-type",
+        "openvex",
+        &img
+    ])
+    .is_empty());
+}
