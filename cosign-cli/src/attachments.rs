@@ -2,7 +2,8 @@
 //! `triangulate` (where the legacy attachments live), `tree` (the legacy
 //! `.sig`/`.att`/`.sbom` tags and the OCI 1.1 referrers, with their layers)
 //! and `download signature|attestation` (the stored bundles, one JSON per
-//! line; else the legacy records).
+//! line; else the legacy records); and managing them: `clean` (delete) and
+//! `login` (registry credentials in Docker's `config.json`).
 
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
@@ -202,5 +203,89 @@ pub fn download(
             })
         );
     }
+    Ok(())
+}
+
+/// `cosign clean [--type signature|attestation|sbom|referrer|all] [-f] IMAGE`:
+/// deletes the legacy attachment images and (referrer, all) the referrer
+/// manifests and the fallback index. Registries delete by digest, and must
+/// allow deletes (distribution: `storage.delete.enabled`).
+pub fn clean(rf: &RegistryFlags, kind: &str, force: bool, image: &str) -> Result<()> {
+    let tags: &[&str] = match kind {
+        "signature" => &["sig"],
+        "attestation" => &["att"],
+        "sbom" => &["sbom"],
+        "referrer" => &[],
+        "all" => &["sig", "att", "sbom"],
+        other => bail!("invalid --type {other:?}: signature, attestation, sbom, referrer or all"),
+    };
+    let referrers = matches!(kind, "referrer" | "all");
+    let reg = Registry::new(rf.allow_insecure_registry)?;
+    let r = Reference::parse(image)?;
+    let m = reg.resolve(&r)?;
+    let repo = crate::image::signature_repo(&r)?;
+    if !force {
+        eprint!("WARNING: this will remove all {kind} attachments from {r}\nAre you sure you want to continue? [y/N] ");
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            bail!("not confirmed: nothing deleted (pass -f to skip the question)");
+        }
+    }
+    let mut deleted = 0;
+    for sfx in tags {
+        if let Some(att) =
+            reg.get_manifest(&repo.with_reference(&oci::attachment_tag(&m.digest, sfx)))?
+        {
+            deleted += usize::from(reg.delete_manifest(&repo, &att.digest)?);
+        }
+    }
+    if referrers {
+        for (digest, _) in reg.referrer_manifests(&repo, &m.digest)? {
+            deleted += usize::from(reg.delete_manifest(&repo, &digest)?);
+        }
+        if let Some(index) =
+            reg.get_manifest(&repo.with_reference(&oci::attachment_tag(&m.digest, "")))?
+        {
+            deleted += usize::from(reg.delete_manifest(&repo, &index.digest)?);
+        }
+    }
+    eprintln!(
+        "Removed {deleted} manifest(s) attached to {}@{}",
+        r.name(),
+        m.digest
+    );
+    Ok(())
+}
+
+/// `cosign login REGISTRY -u USER (-p PASSWORD | --password-stdin)`: the
+/// credentials go into Docker's `config.json` (0600), which the registry
+/// client reads, as crane's `auth login` does.
+pub fn login(
+    registry: &str,
+    user: &str,
+    password: Option<&str>,
+    password_stdin: bool,
+) -> Result<()> {
+    let password = match (password, password_stdin) {
+        (Some(_), true) => bail!("--password and --password-stdin are mutually exclusive"),
+        (Some(p), false) => p.to_owned(),
+        (None, true) => {
+            let mut p = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut p)?;
+            p.trim_end_matches(['\n', '\r']).to_owned()
+        }
+        (None, false) => bail!("a password is required: --password or --password-stdin"),
+    };
+    let host = Reference::parse(&format!("{registry}/x"))?.registry;
+    let path = oci::docker_config_path()
+        .ok_or_else(|| anyhow::anyhow!("neither DOCKER_CONFIG nor HOME is set"))?;
+    let existing = std::fs::read(&path).ok();
+    let updated = oci::with_credentials(existing.as_deref(), &host, user, &password)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    crate::cli::write_file(&path, &updated, 0o600)?;
+    eprintln!("logged in via {}", path.display());
     Ok(())
 }

@@ -159,6 +159,28 @@ enum Cmd {
         predicate_type: Option<String>,
         image: String,
     },
+    /// Delete an image's signatures, attestations, SBOMs and/or referrers.
+    Clean {
+        #[command(flatten)]
+        registry: crate::image::RegistryFlags,
+        /// signature, attestation, sbom, referrer or all.
+        #[arg(long = "type", env = "COSIGN_TYPE", default_value = "all")]
+        kind: String,
+        /// Do not ask for confirmation.
+        #[arg(short = 'f', long = "force")]
+        force: bool,
+        image: String,
+    },
+    /// Store registry credentials in Docker's config.json.
+    Login {
+        registry: String,
+        #[arg(short = 'u', long = "username")]
+        username: String,
+        #[arg(short = 'p', long = "password")]
+        password: Option<String>,
+        #[arg(long = "password-stdin")]
+        password_stdin: bool,
+    },
     /// Verify container image signatures: referrer bundles, else the legacy
     /// `.sig` tag, as Go cosign.
     Verify {
@@ -545,6 +567,18 @@ fn run(cmd: Cmd) -> Result<()> {
             image,
         } => crate::attachments::triangulate(&registry, &kind, &image),
         Cmd::Tree { registry, image } => crate::attachments::tree(&registry, &image),
+        Cmd::Clean {
+            registry,
+            kind,
+            force,
+            image,
+        } => crate::attachments::clean(&registry, &kind, force, &image),
+        Cmd::Login {
+            registry,
+            username,
+            password,
+            password_stdin,
+        } => crate::attachments::login(&registry, &username, password.as_deref(), password_stdin),
         Cmd::Download {
             what,
             registry,

@@ -212,10 +212,7 @@ impl Manifest {
 /// its legacy `https://index.docker.io/v1/` key). Credential helpers are
 /// not run.
 fn docker_credentials(registry: &str) -> Option<(String, String)> {
-    let dir = std::env::var_os("DOCKER_CONFIG")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".docker")))?;
-    let cfg: Value = serde_json::from_slice(&std::fs::read(dir.join("config.json")).ok()?).ok()?;
+    let cfg: Value = serde_json::from_slice(&std::fs::read(docker_config_path()?).ok()?).ok()?;
     let auths = cfg.get("auths")?.as_object()?;
     let mut keys = vec![registry.to_owned(), format!("https://{registry}")];
     if registry == "index.docker.io" {
@@ -235,6 +232,43 @@ fn docker_credentials(registry: &str) -> Option<(String, String)> {
         ),
     };
     Some((user, pass))
+}
+
+/// Docker's `config.json` path: `$DOCKER_CONFIG/config.json`, else
+/// `~/.docker/config.json`.
+pub fn docker_config_path() -> Option<std::path::PathBuf> {
+    std::env::var_os("DOCKER_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".docker")))
+        .map(|d| d.join("config.json"))
+}
+
+/// `config.json` with `auths.<registry>.auth` set to `user:password`
+/// (base64), everything else in `existing` kept.
+pub fn with_credentials(
+    existing: Option<&[u8]>,
+    registry: &str,
+    user: &str,
+    password: &str,
+) -> Result<Vec<u8>, OciError> {
+    let mut cfg: Value = match existing {
+        Some(b) if !b.iter().all(u8::is_ascii_whitespace) => serde_json::from_slice(b)
+            .map_err(|e| OciError::Content(format!("the Docker config is not JSON: {e}")))?,
+        _ => json!({}),
+    };
+    let obj = cfg
+        .as_object_mut()
+        .ok_or_else(|| OciError::Content("the Docker config is not a JSON object".into()))?;
+    let auths = obj
+        .entry("auths")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .ok_or_else(|| OciError::Content("auths in the Docker config is not an object".into()))?;
+    auths.insert(
+        registry.to_owned(),
+        json!({"auth": STANDARD.encode(format!("{user}:{password}"))}),
+    );
+    serde_json::to_vec_pretty(&cfg).map_err(|e| OciError::Content(e.to_string()))
 }
 
 /// Parses `Bearer realm="...",service="...",scope="..."` (or `Basic ...`).
@@ -614,6 +648,19 @@ impl Registry {
             .unwrap_or_default())
     }
 
+    /// Deletes a manifest by digest (registries delete by digest, which also
+    /// drops every tag on it). `Ok(false)`: it was not there.
+    pub fn delete_manifest(&self, r: &Reference, digest: &str) -> Result<bool, OciError> {
+        let url = format!("{}/manifests/{digest}", self.base(r));
+        let what = format!("DELETE manifest {}@{digest}", r.name());
+        let (status, _, body) = self.send(r, &what, &|c| c.delete(&url))?;
+        match status {
+            200 | 202 => Ok(true),
+            404 => Ok(false),
+            _ => Err(Self::status_error(&what, status, &body)),
+        }
+    }
+
     /// The referrer manifests of `digest` that still exist: (digest, JSON).
     pub fn referrer_manifests(
         &self,
@@ -761,6 +808,25 @@ mod tests {
             Some(("alice".into(), "s3cret".into()))
         );
         assert_eq!(docker_credentials("other.example"), None);
+        // `login` adds a registry and keeps the rest.
+        let path = docker_config_path().unwrap();
+        let updated = with_credentials(
+            Some(&std::fs::read(&path).unwrap()),
+            "other.example",
+            "bob",
+            "pw:with:colons",
+        )
+        .unwrap();
+        std::fs::write(&path, updated).unwrap();
+        assert_eq!(
+            docker_credentials("other.example"),
+            Some(("bob".into(), "pw:with:colons".into()))
+        );
+        assert_eq!(
+            docker_credentials("reg.example:5000"),
+            Some(("alice".into(), "s3cret".into()))
+        );
+        assert!(with_credentials(Some(b"[1]"), "r", "u", "p").is_err());
         std::env::remove_var("DOCKER_CONFIG");
     }
 }

@@ -103,6 +103,18 @@ async fn handle(State(st): State<Shared>, req: Request) -> Response {
             }
             (StatusCode::CREATED, [("docker-content-digest", d)]).into_response()
         }
+        ("manifests", Method::DELETE) => {
+            // By digest; every tag on the same content goes with it.
+            let before = s.manifests.len();
+            s.manifests.retain(|(r, reference), (_, b)| {
+                !(r == &repo && (reference == &rest || digest(b) == rest))
+            });
+            if s.manifests.len() < before {
+                StatusCode::ACCEPTED.into_response()
+            } else {
+                StatusCode::NOT_FOUND.into_response()
+            }
+        }
         ("manifests", _) => match s.manifests.get(&(repo, rest)) {
             Some((ct, b)) => {
                 (StatusCode::OK, [("content-type", ct.clone())], b.clone()).into_response()
@@ -560,4 +572,58 @@ fn triangulate_tree_and_download_show_the_attachments() {
         &img
     ])
     .is_empty());
+}
+
+/// `clean`: by type, legacy tags and referrers go; the image stays.
+#[test]
+fn clean_removes_attachments_by_type() {
+    let reg = registry(false);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(cosign(d, &["generate-key-pair"]).status.success());
+    let img = push_image(&reg, "team/clean", "to be cleaned");
+    for args in [
+        &["sign", "--key", "cosign.key", "--tlog-upload=false"][..],
+        &[
+            "sign",
+            "--new-bundle-format=false",
+            "--key",
+            "cosign.key",
+            "--tlog-upload=false",
+        ][..],
+    ] {
+        let mut a: Vec<&str> = args.to_vec();
+        a.push(&img);
+        assert!(cosign(d, &a).status.success());
+    }
+    let verify = |extra: &[&str]| {
+        let mut a = vec![
+            "verify",
+            "--key",
+            "cosign.pub",
+            "--insecure-ignore-tlog=true",
+        ];
+        a.extend_from_slice(extra);
+        a.push(&img);
+        cosign(d, &a)
+    };
+    // Without -f and without a "y": nothing is deleted.
+    let o = cosign(d, &["clean", "--type", "referrer", &img]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(verify(&[]).status.success());
+    // The referrers go: verification falls back to the legacy .sig tag.
+    let o = cosign(d, &["clean", "--type", "referrer", "-f", &img]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = verify(&[]);
+    assert!(v.status.success(), "{}", stderr(&v));
+    assert!(String::from_utf8_lossy(&v.stdout).contains("cosign container image signature"));
+    // Then the .sig tag: nothing left.
+    assert!(cosign(d, &["clean", "--type", "signature", "-f", &img])
+        .status
+        .success());
+    refused_with(&verify(&[]), 10, "no signatures found");
+    // The image itself is still there.
+    assert!(cosign(d, &["triangulate", "--type", "digest", &img])
+        .status
+        .success());
 }

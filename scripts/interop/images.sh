@@ -11,13 +11,16 @@
 DOCKER_REGISTRY_DEB_VERSION=2.8.2+ds1-1 # keep in sync with scripts/deps.sh
 SKOPEO_DEB_VERSION=1.9.3+ds1-1+b10      # keep in sync with scripts/deps.sh
 IMG_REG_PID=""
+IMG_AUTH_PID=""
 
 images_cleanup() {
-    if [ -n "$IMG_REG_PID" ]; then
-        kill "$IMG_REG_PID" 2>/dev/null
-        wait "$IMG_REG_PID" 2>/dev/null
-    fi
+    local p
+    for p in $IMG_REG_PID $IMG_AUTH_PID; do
+        kill "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
     IMG_REG_PID=""
+    IMG_AUTH_PID=""
 }
 
 # img_installed PKG VERSION: PASS, or FAIL with the apt error that scripts/deps.sh kept.
@@ -206,6 +209,46 @@ images_cases() {
         s7=$?
         check "$name" "$([ "$s1$s2$s3$s4$s5$s6$s7" = 0000000 ] && grep -q 'cosign container image signature' "$S/img-legsign-verify.out" && echo 0 || echo 1)" \
             "our sign: $(stk_out img-legsign "$s1" 300); Go verify: $(stk_out img-legsign-goverify "$s2" 200); our verify: $(stk_out img-legsign-verify "$s3" 200); Go legacy sign: $(stk_out img-glegsign "$s4" 200); our verify: $(stk_out img-glegsign-verify "$s5" 200); Go unlogged sign: $(stk_out img-gunlogged "$s6" 200); our verify: $(stk_out img-gunlogged-verify "$s7" 200)"
+    fi
+
+    # --- a registry that wants credentials (htpasswd, Basic) and allows deletes ------------------
+    name="images: a registry with htpasswd auth: refused without credentials, our cosign login writes config.json, sign works, cosign $COSIGN_VERSION verifies with it; our cosign clean removes the signature"
+    if [ "$reg_ok$ok_sk" = 11 ] && stk_need "$name" up ours cosign && [ -s "$I/ik.key" ]; then
+        local aport A a0 a1 a2 a3 a4 a5 a6 dig
+        aport=$(stk_ports 1)
+        A=127.0.0.1:$aport
+        python3 -W ignore -c 'import crypt,sys; print("alice:" + crypt.crypt(sys.argv[1], crypt.mksalt(crypt.METHOD_BLOWFISH)))' \
+            's3cret' >"$I/htpasswd" 2>"$I/htpasswd.err"
+        printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\nauth:\n  htpasswd:\n    realm: sigstack-interop\n    path: %s\n' \
+            "$I/auth-registry-data" "$A" "$I/htpasswd" >"$I/auth-registry.yml"
+        docker-registry serve "$I/auth-registry.yml" >"$I/auth-registry.log" 2>&1 &
+        IMG_AUTH_PID=$!
+        # /v2/ answers 401 when it is up.
+        for i in $(seq 100); do
+            [ "$("${CURL[@]}" -o /dev/null -w '%{http_code}' "http://$A/v2/" 2>/dev/null)" = 401 ] && break
+            sleep 0.1
+        done
+        dig=$(img_build "$I/img-auth" v1 "image auth $RANDOM")
+        skopeo copy --quiet --dest-tls-verify=false --dest-creds alice:s3cret "oci:$I/img-auth/layout:v1" "docker://$A/demo/auth:v1" \
+            >"$S/img-auth-push.out" 2>&1
+        a0=$?
+        local IMG_AUTH="$A/demo/auth@$dig"
+        rm -rf "$S/home-ours/.docker"
+        COSIGN_PASSWORD=ip stk_ours img-auth-nologin sign --key "$I/ik.key" --signing-config "$SC" "$IMG_AUTH"
+        a1=$?
+        printf 's3cret\n' | stk_ours img-auth-login login "$A" -u alice --password-stdin
+        a2=$?
+        COSIGN_PASSWORD=ip stk_ours img-auth-sign sign --key "$I/ik.key" --signing-config "$SC" "$IMG_AUTH"
+        a3=$?
+        DOCKER_CONFIG="$S/home-ours/.docker" stk_cos files img-auth-goverify verify --key "$I/ik.pub" --trusted-root "$TR" "$IMG_AUTH"
+        a4=$?
+        stk_ours img-auth-clean clean -f --type all "$IMG_AUTH"
+        a5=$?
+        stk_ours img-auth-after verify --key "$I/ik.pub" --trusted-root "$TR" "$IMG_AUTH"
+        a6=$?
+        check "$name" "$([ "$a0$a2$a3$a4$a5" = 00000 ] && [ "$a1" = 1 ] && grep -q '401' "$S/img-auth-nologin.out" &&
+            [ "$(stat -c %a "$S/home-ours/.docker/config.json" 2>/dev/null)" = 600 ] && [ "$a6" = 10 ] && echo 0 || echo 1)" \
+            "skopeo push: $(stk_out img-auth-push "$a0" 200); no login (want 1, 401): $(stk_out img-auth-nologin "$a1" 200); login: $(stk_out img-auth-login "$a2" 200); our sign: $(stk_out img-auth-sign "$a3" 200); Go verify: $(stk_out img-auth-goverify "$a4" 200); clean: $(stk_out img-auth-clean "$a5" 200); verify after clean (want 10): $(stk_out img-auth-after "$a6" 200)"
     fi
 
     images_cleanup
