@@ -97,6 +97,8 @@ enum Cmd {
         signing: crate::blob::SigningFlags,
         #[command(flatten)]
         registry: crate::image::RegistryFlags,
+        #[command(flatten)]
+        target: crate::image::TargetFlags,
         /// Extra key=value pairs signed with the image (statement subject annotations).
         #[arg(short = 'a', long = "annotations")]
         annotations: Vec<String>,
@@ -110,6 +112,8 @@ enum Cmd {
         signing: crate::blob::SigningFlags,
         #[command(flatten)]
         registry: crate::image::RegistryFlags,
+        #[command(flatten)]
+        target: crate::image::TargetFlags,
         #[arg(long = "predicate", env = "COSIGN_PREDICATE")]
         predicate: String,
         /// custom, slsaprovenance, slsaprovenance02, slsaprovenance1, spdx,
@@ -558,9 +562,10 @@ fn run(cmd: Cmd) -> Result<()> {
         Cmd::Sign {
             signing,
             registry,
+            target,
             annotations,
             images,
-        } => crate::image::sign(&signing, &registry, &annotations, &images),
+        } => crate::image::sign(&signing, &registry, &target, &annotations, &images),
         Cmd::Triangulate {
             registry,
             kind,
@@ -588,10 +593,18 @@ fn run(cmd: Cmd) -> Result<()> {
         Cmd::Attest {
             signing,
             registry,
+            target,
             predicate,
             predicate_type,
             images,
-        } => crate::image::attest(&signing, &registry, &predicate, &predicate_type, &images),
+        } => crate::image::attest(
+            &signing,
+            &registry,
+            &target,
+            &predicate,
+            &predicate_type,
+            &images,
+        ),
         Cmd::VerifyAttestation {
             verify,
             registry,

@@ -70,6 +70,14 @@ pub struct RegistryFlags {
     pub allow_insecure_registry: bool,
 }
 
+/// What `sign` and `attest` add to the registry options.
+#[derive(clap::Args, Debug)]
+pub struct TargetFlags {
+    /// For an image index, also every manifest it lists.
+    #[arg(short = 'r', long = "recursive", env = "COSIGN_RECURSIVE", default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub recursive: bool,
+}
+
 /// `-a key=value` pairs; only the first `=` splits (upstream #4957).
 pub fn parse_annotations(pairs: &[String]) -> Result<Map<String, Value>> {
     let mut m = Map::new();
@@ -265,7 +273,14 @@ fn push_legacy_signature(
 
 /// Resolves every image before anything is signed or pushed (a bad
 /// reference or a missing image stops the command with nothing written).
-fn resolve_all(reg: &Registry, images: &[String]) -> Result<Vec<(Reference, Manifest)>> {
+/// With `recursive`, an image index is followed too: the index and every
+/// manifest it lists (nested indexes included), as Go cosign's `-r`; a
+/// listed manifest that the registry does not have stops the command.
+fn resolve_all(
+    reg: &Registry,
+    images: &[String],
+    recursive: bool,
+) -> Result<Vec<(Reference, Manifest)>> {
     if images.is_empty() {
         bail!("at least one image reference is required");
     }
@@ -274,7 +289,28 @@ fn resolve_all(reg: &Registry, images: &[String]) -> Result<Vec<(Reference, Mani
         let r = Reference::parse(image)?;
         warn_if_tag(image, &r);
         let m = reg.resolve(&r)?;
-        targets.push((r, m));
+        let mut pending = vec![(r, m)];
+        while let Some((r, m)) = pending.pop() {
+            if recursive && matches!(m.media_type.as_str(), oci::OCI_INDEX | oci::DOCKER_LIST) {
+                for child in m.json()?["manifests"].as_array().into_iter().flatten() {
+                    let d = child["digest"].as_str().ok_or_else(|| {
+                        anyhow!("index {} lists a manifest without a digest", m.digest)
+                    })?;
+                    let cr = r.with_reference(d);
+                    let cm = reg.resolve(&cr).with_context(|| {
+                        format!(
+                            "index {} lists {d}, which the registry does not have",
+                            m.digest
+                        )
+                    })?;
+                    pending.push((cr, cm));
+                }
+            }
+            if targets.len() >= 1024 {
+                bail!("more than 1024 manifests under {image}");
+            }
+            targets.push((r, m));
+        }
     }
     Ok(targets)
 }
@@ -304,12 +340,13 @@ fn publish_statement(
 pub fn sign(
     a: &SigningFlags,
     rf: &RegistryFlags,
+    tf: &TargetFlags,
     annotations: &[String],
     images: &[String],
 ) -> Result<()> {
     let annotations = parse_annotations(annotations)?;
     let reg = Registry::new(rf.allow_insecure_registry)?;
-    let targets = resolve_all(&reg, images)?;
+    let targets = resolve_all(&reg, images, tf.recursive)?;
     let s = Session::open(a)?;
     if !a.new_bundle_format && s.leaf().is_some() {
         bail!("keyless signing into the legacy .sig tag is not supported by this client yet: use --key, or the default bundle format");
@@ -342,6 +379,7 @@ pub fn sign(
 pub fn attest(
     a: &SigningFlags,
     rf: &RegistryFlags,
+    tf: &TargetFlags,
     predicate_path: &str,
     predicate_type: &str,
     images: &[String],
@@ -353,7 +391,7 @@ pub fn attest(
     }
     let (uri, predicate) = crate::blob::predicate(predicate_path, predicate_type)?;
     let reg = Registry::new(rf.allow_insecure_registry)?;
-    let targets = resolve_all(&reg, images)?;
+    let targets = resolve_all(&reg, images, tf.recursive)?;
     let s = Session::open(a)?;
     for (r, m) in targets {
         let hex_digest = m.digest.trim_start_matches("sha256:");

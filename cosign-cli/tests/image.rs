@@ -627,3 +627,71 @@ fn clean_removes_attachments_by_type() {
         .status
         .success());
 }
+
+/// `sign -r` on an image index signs the index and every image it lists;
+/// without `-r`, only the index.
+#[test]
+fn recursive_signing_of_an_index() {
+    let reg = registry(false);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(cosign(d, &["generate-key-pair"]).status.success());
+    let amd = push_image(&reg, "team/multi", "amd64 layer");
+    let arm = push_image(&reg, "team/multi", "arm64 layer");
+    let client = cosign_cli::oci::Registry::new(false).unwrap();
+    let r = cosign_cli::oci::Reference::parse(&format!("{}/team/multi:v1", reg.host)).unwrap();
+    let entry = |img: &str, arch: &str| {
+        let digest = img.split('@').nth(1).unwrap();
+        let m = client.resolve(&r.with_reference(digest)).unwrap();
+        json!({"mediaType": m.media_type, "digest": m.digest, "size": m.bytes.len(),
+               "platform": {"os": "linux", "architecture": arch}})
+    };
+    let index = json!({"schemaVersion": 2, "mediaType": cosign_cli::oci::OCI_INDEX,
+        "manifests": [entry(&amd, "amd64"), entry(&arm, "arm64")]});
+    let bytes = serde_json::to_vec(&index).unwrap();
+    let idx = client
+        .put_manifest(&r, "multi", &bytes, cosign_cli::oci::OCI_INDEX)
+        .unwrap();
+    let idx_ref = format!("{}/team/multi@{idx}", reg.host);
+    let verify = |img: &str| {
+        cosign(
+            d,
+            &[
+                "verify",
+                "--key",
+                "cosign.pub",
+                "--insecure-ignore-tlog=true",
+                img,
+            ],
+        )
+    };
+    let o = cosign(
+        d,
+        &[
+            "sign",
+            "--key",
+            "cosign.key",
+            "--tlog-upload=false",
+            &idx_ref,
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(verify(&idx_ref).status.success());
+    refused_with(&verify(&amd), 10, "no signatures found");
+    let o = cosign(
+        d,
+        &[
+            "sign",
+            "-r",
+            "--key",
+            "cosign.key",
+            "--tlog-upload=false",
+            &idx_ref,
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for img in [&idx_ref, &amd, &arm] {
+        let v = verify(img);
+        assert!(v.status.success(), "{img}: {}", stderr(&v));
+    }
+}

@@ -59,6 +59,27 @@ img_build() {
     echo "sha256:$man"
 }
 
+# img_build_index DIR TAG: an OCI layout holding an image index of two one-layer images
+# (linux/amd64, linux/arm64); prints the index digest.
+img_build_index() {
+    local d=$1 tag=$2 arch sub man entries="" idx
+    mkdir -p "$d/layout/blobs/sha256"
+    for arch in amd64 arm64; do
+        sub="$d/$arch"
+        img_build "$sub" "$tag" "multi $arch $RANDOM" >/dev/null
+        cp "$sub"/layout/blobs/sha256/* "$d/layout/blobs/sha256/"
+        man=$(sha256sum "$sub/manifest.json" | cut -d' ' -f1)
+        entries+="${entries:+,}{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"sha256:$man\",\"size\":$(stat -c%s "$sub/manifest.json"),\"platform\":{\"os\":\"linux\",\"architecture\":\"$arch\"}}"
+    done
+    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[%s]}' "$entries" >"$d/index-manifest.json"
+    idx=$(sha256sum "$d/index-manifest.json" | cut -d' ' -f1)
+    cp "$d/index-manifest.json" "$d/layout/blobs/sha256/$idx"
+    printf '{"imageLayoutVersion":"1.0.0"}' >"$d/layout/oci-layout"
+    printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"sha256:%s","size":%d,"annotations":{"org.opencontainers.image.ref.name":"%s"}}]}' \
+        "$idx" "$(stat -c%s "$d/index-manifest.json")" "$tag" >"$d/layout/index.json"
+    echo "sha256:$idx"
+}
+
 images_cases() {
     local name I="$S/images" port reg_ok=0 ok_sk=0
     mkdir -p "$I"
@@ -209,6 +230,27 @@ images_cases() {
         s7=$?
         check "$name" "$([ "$s1$s2$s3$s4$s5$s6$s7" = 0000000 ] && grep -q 'cosign container image signature' "$S/img-legsign-verify.out" && echo 0 || echo 1)" \
             "our sign: $(stk_out img-legsign "$s1" 300); Go verify: $(stk_out img-legsign-goverify "$s2" 200); our verify: $(stk_out img-legsign-verify "$s3" 200); Go legacy sign: $(stk_out img-glegsign "$s4" 200); our verify: $(stk_out img-glegsign-verify "$s5" 200); Go unlogged sign: $(stk_out img-gunlogged "$s6" 200); our verify: $(stk_out img-gunlogged-verify "$s7" 200)"
+    fi
+
+    name="images: a multi-arch index (skopeo copy --all): our cosign sign -r signs the index and both images; cosign $COSIGN_VERSION verifies each"
+    if stk_need "$name" up ours cosign && img_ready "$name" && [ -s "$I/ik.key" ]; then
+        local idig m1 m2 r1 r2 r3 r4 r5
+        idig=$(img_build_index "$I/img-multi" v1)
+        skopeo copy --quiet --all --dest-tls-verify=false "oci:$I/img-multi/layout:v1" "docker://$REG/demo/multi:v1" \
+            >"$S/img-multi-push.out" 2>&1
+        r1=$?
+        m1="sha256:$(sha256sum "$I/img-multi/amd64/manifest.json" | cut -d' ' -f1)"
+        m2="sha256:$(sha256sum "$I/img-multi/arm64/manifest.json" | cut -d' ' -f1)"
+        COSIGN_PASSWORD=ip stk_ours img-multi-sign sign -r --key "$I/ik.key" --signing-config "$SC" "$REG/demo/multi@$idig"
+        r2=$?
+        stk_cos files img-multi-v1 verify --key "$I/ik.pub" --trusted-root "$TR" "$REG/demo/multi@$idig"
+        r3=$?
+        stk_cos files img-multi-v2 verify --key "$I/ik.pub" --trusted-root "$TR" "$REG/demo/multi@$m1"
+        r4=$?
+        stk_cos files img-multi-v3 verify --key "$I/ik.pub" --trusted-root "$TR" "$REG/demo/multi@$m2"
+        r5=$?
+        check "$name" "$([ "$r1$r2$r3$r4$r5" = 00000 ] && echo 0 || echo 1)" \
+            "skopeo --all: $(stk_out img-multi-push "$r1" 200); our sign -r: $(stk_out img-multi-sign "$r2" 300); Go verify index: $(stk_out img-multi-v1 "$r3" 200); amd64: $(stk_out img-multi-v2 "$r4" 200); arm64: $(stk_out img-multi-v3 "$r5" 200)"
     fi
 
     # --- a registry that wants credentials (htpasswd, Basic) and allows deletes ------------------
