@@ -66,6 +66,12 @@ pub struct SigningFlags {
         default_value = "sigstore"
     )]
     pub oidc_client_id: String,
+    /// Use only this ambient token provider: envvar, filesystem or github-actions.
+    #[arg(long = "oidc-provider", env = "COSIGN_OIDC_PROVIDER")]
+    pub oidc_provider: Option<String>,
+    /// Skip the ambient providers (SIGSTORE_ID_TOKEN, the token file, GitHub Actions).
+    #[arg(long = "oidc-disable-ambient-providers", env = "COSIGN_OIDC_DISABLE_AMBIENT_PROVIDERS", default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub oidc_disable_ambient_providers: bool,
     /// File holding the OIDC client secret, if the issuer wants one.
     #[arg(
         long = "oidc-client-secret-file",
@@ -238,13 +244,16 @@ impl Session {
         let (key, leaf) = match &a.key {
             Some(k) => (load_signing_key(k)?, None),
             None => {
-                let token = match a
-                    .identity_token
-                    .clone()
-                    .or_else(|| std::env::var("SIGSTORE_ID_TOKEN").ok())
-                {
-                    Some(t) => client::resolve_token(&t)?,
-                    None => interactive_token(a, svc.as_ref(), &http)?,
+                let token = match &a.identity_token {
+                    Some(t) => client::resolve_token(t)?,
+                    None => match crate::ambient::token(
+                        &http,
+                        a.oidc_provider.as_deref(),
+                        a.oidc_disable_ambient_providers,
+                    )? {
+                        Some(t) => t,
+                        None => interactive_token(a, svc.as_ref(), &http)?,
+                    },
                 };
                 let fulcio = svc.as_ref().and_then(|s| s.fulcio.clone()).ok_or_else(|| {
                     anyhow!("the signing config names no Fulcio (caUrls) with API version 1")

@@ -237,6 +237,20 @@ impl Http {
         )
     }
 
+    /// GET with a bearer token, JSON back (ambient token endpoints).
+    pub fn get_json_bearer(
+        &self,
+        service: &'static str,
+        url: &str,
+        bearer: &str,
+    ) -> Result<Value, ServiceError> {
+        let (status, _, body) = self.send(service, self.client.get(url).bearer_auth(bearer))?;
+        if status != 200 {
+            return Err(status_error(service, status, &body));
+        }
+        serde_json::from_slice(&body).map_err(|e| response(service, e.to_string()))
+    }
+
     fn get_json(&self, service: &'static str, url: &str) -> Result<Value, ServiceError> {
         let (status, body) = self.get(service, url)?;
         if status != 200 {

@@ -7,6 +7,7 @@
 //! keys, see [`blob`]) and `initialize` (the TUF-distributed trust material,
 //! see [`tuf`]).
 
+pub mod ambient;
 pub mod attachments;
 pub mod blob;
 pub mod cli;

@@ -569,6 +569,46 @@ stack_section() {
         check "$name" "$all" "$detail"
     fi
 
+    # The GitHub Actions ambient provider: a stand-in for the runner's token endpoint (python3)
+    # hands out a dev-issuer token to a bearer with the request token, for audience=sigstore.
+    name="stack: our sign-blob with no token on a (simulated) GitHub Actions runner: ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN ambient provider; cosign $COSIGN_VERSION verifies"
+    if stk_need "$name" up ours cosign; then
+        local gport gpid g1 g2 gtok
+        gport=$(stk_ports 1)
+        gtok=$(stk_dev_token kate@example.com)
+        GH_TOKEN_VALUE="$gtok" python3 -c '
+import http.server, json, os, sys, urllib.parse
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+        ok = self.headers.get("Authorization") == "Bearer runner-request-token" and q.get("audience") == ["sigstore"]
+        body = json.dumps({"value": os.environ["GH_TOKEN_VALUE"]} if ok else {"message": "no"}).encode()
+        self.send_response(200 if ok else 401)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+' "$gport" >"$S/gh-endpoint.log" 2>&1 &
+        gpid=$!
+        for i in $(seq 50); do stk_listening "$gport" && break; sleep 0.1; done
+        ACTIONS_ID_TOKEN_REQUEST_URL="http://127.0.0.1:$gport/token?api-version=2.0" ACTIONS_ID_TOKEN_REQUEST_TOKEN=runner-request-token \
+            stk_ours ours-ghactions sign-blob --signing-config "${STK_ENV[SIGSTACK_SIGNING_CONFIG]}" \
+            --bundle "$S/ghactions.sigstore.json" "$A_OURS" </dev/null
+        g1=$?
+        kill "$gpid" 2>/dev/null
+        wait "$gpid" 2>/dev/null
+        g2=1
+        if [ "$g1" -eq 0 ]; then
+            stk_cos files ghactions-verify verify-blob --trusted-root "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}" --bundle "$S/ghactions.sigstore.json" \
+                --certificate-identity kate@example.com --certificate-oidc-issuer "$ISS" "$A_OURS"
+            g2=$?
+        fi
+        check "$name" "$([ "$g1$g2" = 00 ] && echo 0 || echo 1)" \
+            "our sign: $(stk_out ours-ghactions "$g1" 300); Go verify: $(stk_out ghactions-verify "$g2" 300)"
+    fi
+
     # Key-based, with a Rekor entry: our bundle (public-key hint) for Go cosign, and Go's for ours.
     name="stack: key bundles both ways: our sign-blob --key --bundle -> cosign $COSIGN_VERSION verify-blob --key, and back; each side also signs with the other's encrypted key file"
     if stk_need "$name" up ours cosign; then
