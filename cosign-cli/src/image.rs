@@ -223,26 +223,30 @@ fn rekor_bundle_annotation(e: &sigstack_core::trust::TransparencyLogEntry) -> St
     .to_string()
 }
 
-/// Appends one signature layer to the `sha256-<hex>.sig` image of `subject`
+/// Appends one layer to the `sha256-<hex>.<suffix>` image of `subject`
 /// (created if missing) in `repo`; returns the tag.
-fn push_legacy_signature(
+/// The legacy attachment kinds: tag suffix and layer media type.
+const LEGACY_SIG: (&str, &str) = ("sig", "application/vnd.dev.cosign.simplesigning.v1+json");
+const LEGACY_ATT: (&str, &str) = ("att", "application/vnd.dsse.envelope.v1+json");
+
+fn push_legacy_layer(
     reg: &Registry,
     repo: &Reference,
     subject: &str,
+    (suffix, media_type): (&str, &str),
     payload: &[u8],
     annotations: Value,
 ) -> Result<String> {
-    const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
-    let tag = oci::attachment_tag(subject, "sig");
+    let tag = oci::attachment_tag(subject, suffix);
     let mut layers = match reg.get_manifest(&repo.with_reference(&tag))? {
         Some(m) => m.json()?["layers"].as_array().cloned().unwrap_or_default(),
         None => Vec::new(),
     };
     if layers.len() >= 1000 {
-        bail!("{}:{tag} already holds 1000 signatures", repo.name());
+        bail!("{}:{tag} already holds 1000 layers", repo.name());
     }
     let payload_digest = reg.push_blob(repo, payload)?;
-    layers.push(json!({"mediaType": SIMPLE_SIGNING, "size": payload.len(),
+    layers.push(json!({"mediaType": media_type, "size": payload.len(),
         "digest": payload_digest, "annotations": annotations}));
     // go-containerregistry's config for an image built from empty.Image:
     // one history entry and one diff ID (the uncompressed layer) per layer.
@@ -360,7 +364,7 @@ pub fn sign(
             if let Some(e) = signed.entries.first() {
                 ann[LEGACY_BUNDLE] = Value::String(rekor_bundle_annotation(e));
             }
-            let tag = push_legacy_signature(&reg, &repo, &m.digest, &payload, ann)
+            let tag = push_legacy_layer(&reg, &repo, &m.digest, LEGACY_SIG, &payload, ann)
                 .with_context(|| format!("pushing the signature of {}@{}", r.name(), m.digest))?;
             eprintln!("Pushing signature to: {}:{tag}", repo.name());
             continue;
@@ -384,23 +388,84 @@ pub fn attest(
     predicate_type: &str,
     images: &[String],
 ) -> Result<()> {
-    if !a.new_bundle_format {
-        bail!(
-            "--new-bundle-format=false (the legacy .att tag) is not supported by this client yet"
-        );
-    }
     let (uri, predicate) = crate::blob::predicate(predicate_path, predicate_type)?;
     let reg = Registry::new(rf.allow_insecure_registry)?;
     let targets = resolve_all(&reg, images, tf.recursive)?;
     let s = Session::open(a)?;
+    if !a.new_bundle_format && s.leaf().is_some() {
+        bail!("keyless attestations into the legacy .att tag are not supported by this client yet: use --key, or the default bundle format");
+    }
     for (r, m) in targets {
         let hex_digest = m.digest.trim_start_matches("sha256:");
         let stmt = crate::blob::intoto_v01(&uri, &r.name(), hex_digest, predicate.clone());
         let repo = signature_repo(&r)?;
+        if !a.new_bundle_format {
+            // The legacy .att layer: the envelope JSON exactly as logged.
+            let (_, envelope_json, entries) = s.sign_statement(stmt)?;
+            let mut ann = json!({"predicateType": uri, LEGACY_SIGNATURE: ""});
+            if let Some(e) = entries.first() {
+                ann[LEGACY_BUNDLE] = Value::String(rekor_bundle_annotation(e));
+            }
+            let tag = push_legacy_layer(
+                &reg,
+                &repo,
+                &m.digest,
+                LEGACY_ATT,
+                envelope_json.as_bytes(),
+                ann,
+            )
+            .with_context(|| format!("pushing the attestation of {}@{}", r.name(), m.digest))?;
+            eprintln!("Pushing attestation to: {}:{tag}", repo.name());
+            continue;
+        }
         let pushed = publish_statement(&s, a, &reg, &repo, &m, stmt, &uri)?;
         eprintln!("Pushing attestation to: {}@{pushed}", repo.name());
     }
     Ok(())
+}
+
+/// The legacy `.att` layers as DSSE bundles (the Rekor bundle annotation
+/// as the log entry; unlogged ones only with the tlog check off).
+fn legacy_attestations(
+    reg: &Registry,
+    repo: &Reference,
+    image: &Reference,
+    digest: &str,
+    c: &Checks,
+) -> Result<Vec<Bundle>> {
+    let tag = oci::attachment_tag(digest, LEGACY_ATT.0);
+    let Some(m) = reg.get_manifest(&repo.with_reference(&tag))? else {
+        return Err(LegacyVerifyError::NoSignatures(format!("{}@{digest}", image.name())).into());
+    };
+    let mut out = Vec::new();
+    for layer in m.json()?["layers"].as_array().into_iter().flatten() {
+        let Some(ld) = layer["digest"].as_str() else {
+            continue;
+        };
+        let envelope = reg.get_blob(repo, ld, MAX_ATTACHMENT)?;
+        let ann = &layer["annotations"];
+        let cert_pem = match (ann[LEGACY_CERTIFICATE].as_str(), &c.policy) {
+            (Some(pem), _) if !pem.is_empty() => pem.to_owned(),
+            (_, SignerPolicy::Key(k)) => k.to_pem(),
+            _ => continue,
+        };
+        let rekor_bundle: Option<Value> = ann[LEGACY_BUNDLE]
+            .as_str()
+            .and_then(|b| serde_json::from_str(b).ok());
+        if rekor_bundle.is_none() && !c.opts.ignore_tlog {
+            continue;
+        }
+        let mut b = crate::legacy::dsse_to_bundle(
+            &envelope,
+            &STANDARD.encode(cert_pem.as_bytes()),
+            rekor_bundle.as_ref(),
+        )?;
+        if c.opts.ignore_tlog {
+            b.verification_material.tlog_entries.clear();
+        }
+        out.push(b);
+    }
+    Ok(out)
 }
 
 /// `cosign verify-attestation --type T IMAGE...`: every bundle referrer is
@@ -421,14 +486,9 @@ pub fn verify_attestation(
         let m = reg.resolve(&r)?;
         let repo = signature_repo(&r)?;
         let digest_bytes = hex::decode(m.digest.trim_start_matches("sha256:"))?;
-        let bundles = referrer_bundles(&reg, &repo, &m.digest)?;
+        let mut bundles = referrer_bundles(&reg, &repo, &m.digest)?;
         if bundles.is_empty() {
-            return Err(LegacyVerifyError::NoSignatures(format!(
-                "{}@{} (no attestation bundle; legacy .att attestations are not read by this client yet)",
-                r.name(),
-                m.digest
-            ))
-            .into());
+            bundles = legacy_attestations(&reg, &repo, &r, &m.digest, &c)?;
         }
         let mut matched = Vec::new();
         let mut verified_any = false;

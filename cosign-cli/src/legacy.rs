@@ -102,12 +102,10 @@ pub fn to_unlogged_bundle(
     })
 }
 
-/// Converts a legacy bundle into the equivalent v0.1 bundle.
-pub fn to_bundle(v: &Value) -> Result<Bundle, LegacyError> {
-    let (signature, content) = signature_and_material(v)?;
-    let rb = v
-        .get("rekorBundle")
-        .ok_or_else(|| bad("no rekorBundle (a signature without a log entry)"))?;
+/// Go's `RekorBundle` (`{SignedEntryTimestamp, Payload: {body,
+/// integratedTime, logIndex, logID}}`) as the bundle's log entry (with its
+/// SET, no proof), and the parsed logged body.
+pub fn entry_from_rekor_bundle(rb: &Value) -> Result<(TransparencyLogEntry, Value), LegacyError> {
     let set = b64(
         &rb["SignedEntryTimestamp"],
         "rekorBundle.SignedEntryTimestamp",
@@ -122,8 +120,31 @@ pub fn to_bundle(v: &Value) -> Result<Bundle, LegacyError> {
         .map_err(|_| bad("rekorBundle.Payload.logID is not hex"))?;
     let parsed: Value =
         serde_json::from_slice(&body).map_err(|_| bad("the logged body is not JSON"))?;
-    let kind = parsed["kind"].as_str().unwrap_or_default();
-    let version = parsed["apiVersion"].as_str().unwrap_or_default();
+    let entry = TransparencyLogEntry {
+        log_index: int("logIndex")?,
+        log_id: LogId { key_id: log_id },
+        kind_version: KindVersion {
+            kind: parsed["kind"].as_str().unwrap_or_default().into(),
+            version: parsed["apiVersion"].as_str().unwrap_or_default().into(),
+        },
+        integrated_time: int("integratedTime")?,
+        inclusion_promise: Some(InclusionPromise {
+            signed_entry_timestamp: set,
+        }),
+        inclusion_proof: None,
+        canonicalized_body: body,
+    };
+    Ok((entry, parsed))
+}
+
+/// Converts a legacy bundle into the equivalent v0.1 bundle.
+pub fn to_bundle(v: &Value) -> Result<Bundle, LegacyError> {
+    let (signature, content) = signature_and_material(v)?;
+    let rb = v
+        .get("rekorBundle")
+        .ok_or_else(|| bad("no rekorBundle (a signature without a log entry)"))?;
+    let (entry, parsed) = entry_from_rekor_bundle(rb)?;
+    let kind = entry.kind_version.kind.as_str();
     if kind != "hashedrekord" {
         return Err(bad(format!(
             "a {kind} entry: only hashedrekord (sign-blob) legacy bundles are read"
@@ -141,31 +162,47 @@ pub fn to_bundle(v: &Value) -> Result<Bundle, LegacyError> {
         .and_then(Value::as_str)
         .and_then(|h| hex::decode(h).ok())
         .ok_or_else(|| bad("the logged body has no hex digest"))?;
-
     Ok(Bundle {
         media_type: BUNDLE_MEDIA_TYPE_V0_1.into(),
         verification_material: VerificationMaterial {
             content,
-            tlog_entries: vec![TransparencyLogEntry {
-                log_index: int("logIndex")?,
-                log_id: LogId { key_id: log_id },
-                kind_version: KindVersion {
-                    kind: kind.into(),
-                    version: version.into(),
-                },
-                integrated_time: int("integratedTime")?,
-                inclusion_promise: Some(InclusionPromise {
-                    signed_entry_timestamp: set,
-                }),
-                inclusion_proof: None,
-                canonicalized_body: body,
-            }],
+            tlog_entries: vec![entry],
             timestamp_verification_data: None,
         },
         content: BundleContent::MessageSignature(MessageSignature {
             message_digest: Some(HashOutput { algorithm, digest }),
             signature,
         }),
+    })
+}
+
+/// A legacy attestation layer (`.att`): the DSSE envelope JSON, its
+/// verifier (`cert`: base64 PEM certificate or public key, as in
+/// [`to_bundle`]) and, when logged, its Rekor bundle: a v0.1 DSSE bundle.
+pub fn dsse_to_bundle(
+    envelope_json: &[u8],
+    cert: &str,
+    rekor_bundle: Option<&Value>,
+) -> Result<Bundle, LegacyError> {
+    let envelope: sigstack_core::trust::Envelope = serde_json::from_slice(envelope_json)
+        .map_err(|e| bad(format!("the attestation is not a DSSE envelope: {e}")))?;
+    // The material only: the envelope carries the signature.
+    let (_, content) = signature_and_material(&serde_json::json!({
+        "base64Signature": "",
+        "cert": cert,
+    }))?;
+    let tlog_entries = match rekor_bundle {
+        Some(rb) => vec![entry_from_rekor_bundle(rb)?.0],
+        None => Vec::new(),
+    };
+    Ok(Bundle {
+        media_type: BUNDLE_MEDIA_TYPE_V0_1.into(),
+        verification_material: VerificationMaterial {
+            content,
+            tlog_entries,
+            timestamp_verification_data: None,
+        },
+        content: BundleContent::DsseEnvelope(envelope),
     })
 }
 

@@ -695,3 +695,79 @@ fn recursive_signing_of_an_index() {
         assert!(v.status.success(), "{img}: {}", stderr(&v));
     }
 }
+
+/// Legacy `.att` attestations: written with `--new-bundle-format=false`,
+/// read by `verify-attestation` when there is no bundle referrer.
+#[test]
+fn legacy_att_attestations() {
+    let reg = registry(false);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(cosign(d, &["generate-key-pair"]).status.success());
+    std::fs::write(d.join("p.txt"), "legacy predicate").unwrap();
+    let img = push_image(&reg, "team/latt", "legacy attested layer");
+    let o = cosign(
+        d,
+        &[
+            "attest",
+            "--new-bundle-format=false",
+            "--key",
+            "cosign.key",
+            "--tlog-upload=false",
+            "--predicate",
+            "p.txt",
+            &img,
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    {
+        let s = reg.store.lock().unwrap();
+        let digest = img.split('@').nth(1).unwrap();
+        let tag = format!("{}.att", digest.replace(':', "-"));
+        let (_, m) = &s.manifests[&("team/latt".to_owned(), tag)];
+        let m: Value = serde_json::from_slice(m).unwrap();
+        let layer = &m["layers"][0];
+        assert_eq!(layer["mediaType"], "application/vnd.dsse.envelope.v1+json");
+        assert_eq!(
+            layer["annotations"]["predicateType"],
+            "https://cosign.sigstore.dev/attestation/v1"
+        );
+        assert_eq!(
+            layer["annotations"]["dev.cosignproject.cosign/signature"],
+            ""
+        );
+    }
+    let ok = cosign(
+        d,
+        &[
+            "verify-attestation",
+            "--key",
+            "cosign.pub",
+            "--insecure-ignore-tlog=true",
+            &img,
+        ],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let env: Value = serde_json::from_str(String::from_utf8_lossy(&ok.stdout).trim()).unwrap();
+    assert_eq!(env["payloadType"], "application/vnd.in-toto+json");
+    // Unlogged: refused unless the tlog check is off.
+    std::fs::write(
+        d.join("empty_root.json"),
+        r#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}"#,
+    )
+    .unwrap();
+    refused(
+        &cosign(
+            d,
+            &[
+                "verify-attestation",
+                "--key",
+                "cosign.pub",
+                "--trusted-root",
+                "empty_root.json",
+                &img,
+            ],
+        ),
+        "no matching attestations",
+    );
+}

@@ -253,6 +253,24 @@ images_cases() {
             "skopeo --all: $(stk_out img-multi-push "$r1" 200); our sign -r: $(stk_out img-multi-sign "$r2" 300); Go verify index: $(stk_out img-multi-v1 "$r3" 200); amd64: $(stk_out img-multi-v2 "$r4" 200); arm64: $(stk_out img-multi-v3 "$r5" 200)"
     fi
 
+    name="images: legacy .att attestations both ways: our cosign attest --new-bundle-format=false --key -> cosign $COSIGN_VERSION verify-attestation; cosign's -> ours"
+    if stk_need "$name" up ours cosign && img_ready "$name" && [ -s "$I/ik.key" ] && [ -s "$I/gk.key" ]; then
+        local v1 v2 v3 v4
+        printf 'legacy attestation data\n' >"$I/latt.txt"
+        COSIGN_PASSWORD=ip stk_ours img-latt attest --new-bundle-format=false --key "$I/ik.key" --signing-config "$SC" \
+            --predicate "$I/latt.txt" "$IMG_C"
+        v1=$?
+        stk_cos files img-latt-goverify verify-attestation --key "$I/ik.pub" --trusted-root "$TR" "$IMG_C"
+        v2=$?
+        COSIGN_PASSWORD=gp stk_cos files img-glatt attest -y --new-bundle-format=false --key "$I/gk.key" \
+            --use-signing-config=false --rekor-url "${STK_ENV[SIGSTACK_REKOR_URL]}" --predicate "$I/latt.txt" "$IMG_D"
+        v3=$?
+        stk_ours img-glatt-verify verify-attestation --key "$I/gk.pub" --trusted-root "$TR" "$IMG_D"
+        v4=$?
+        check "$name" "$([ "$v1$v2$v3$v4" = 0000 ] && echo 0 || echo 1)" \
+            "our attest: $(stk_out img-latt "$v1" 300); Go verify: $(stk_out img-latt-goverify "$v2" 300); Go attest: $(stk_out img-glatt "$v3" 300); our verify: $(stk_out img-glatt-verify "$v4" 300)"
+    fi
+
     # --- a registry that wants credentials (htpasswd, Basic) and allows deletes ------------------
     name="images: a registry with htpasswd auth: refused without credentials, our cosign login writes config.json, sign works, cosign $COSIGN_VERSION verifies with it; our cosign clean removes the signature"
     if [ "$reg_ok$ok_sk" = 11 ] && stk_need "$name" up ours cosign && [ -s "$I/ik.key" ]; then
