@@ -213,6 +213,9 @@ pub(crate) struct Session {
     /// Keyless: the Fulcio leaf certificate (DER). Only the leaf goes into a
     /// v0.3 bundle and the log entry; the chain is in the trusted root.
     leaf: Option<Vec<u8>>,
+    /// Keyless: the rest of Fulcio's chain (DER, intermediates then root),
+    /// for the legacy `chain` annotation only.
+    chain: Vec<Vec<u8>>,
     rekor: Option<String>,
     http: Http,
 }
@@ -241,8 +244,8 @@ impl Session {
             None
         };
         let http = Http::new(TIMEOUT)?;
-        let (key, leaf) = match &a.key {
-            Some(k) => (load_signing_key(k)?, None),
+        let (key, leaf, chain) = match &a.key {
+            Some(k) => (load_signing_key(k)?, None, Vec::new()),
             None => {
                 let token = match &a.identity_token {
                     Some(t) => client::resolve_token(t)?,
@@ -260,9 +263,10 @@ impl Session {
                 })?;
                 let key = PrivateKey::generate_p256();
                 let subject = client::token_subject(&token)?;
-                let leaf = http.fulcio_certificate(&fulcio, &token, &key, &subject)?;
+                let mut chain = http.fulcio_certificate(&fulcio, &token, &key, &subject)?;
+                let leaf = chain.remove(0);
                 eprintln!("Successfully retrieved a signing certificate from {fulcio}");
-                (SigningKey::Local(Box::new(key)), Some(leaf))
+                (SigningKey::Local(Box::new(key)), Some(leaf), chain)
             }
         };
         let rekor = match (&svc, a.tlog_upload) {
@@ -277,6 +281,7 @@ impl Session {
         Ok(Session {
             key,
             leaf,
+            chain,
             rekor,
             http,
         })
@@ -305,9 +310,26 @@ impl Session {
         })
     }
 
-    /// Keyless: the Fulcio leaf (DER).
-    pub(crate) fn leaf(&self) -> Option<&[u8]> {
-        self.leaf.as_deref()
+    /// The legacy image annotations of this session's signer: keyless, the
+    /// leaf and the rest of the chain as PEM (`certificate`, `chain`); with
+    /// a key, none.
+    pub(crate) fn legacy_certificate_annotations(&self) -> Vec<(&'static str, String)> {
+        match &self.leaf {
+            Some(leaf) => vec![
+                (
+                    "dev.sigstore.cosign/certificate",
+                    sigstack_core::pem::encode("CERTIFICATE", leaf),
+                ),
+                (
+                    "dev.sigstore.cosign/chain",
+                    self.chain
+                        .iter()
+                        .map(|c| sigstack_core::pem::encode("CERTIFICATE", c))
+                        .collect(),
+                ),
+            ],
+            None => Vec::new(),
+        }
     }
 
     /// An in-toto statement in a DSSE envelope, signed and logged as a

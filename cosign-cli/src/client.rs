@@ -116,15 +116,17 @@ impl Http {
     }
 
     /// Fulcio API v2: a certificate for `key`, proving possession by signing
-    /// `subject` (the token's email, else its `sub`). Returns the leaf
-    /// certificate (DER).
+    /// `subject` (the token's email, else its `sub`). Returns the chain
+    /// (DER, leaf first): the leaf goes into bundles and log entries, the
+    /// rest only into the legacy `chain` annotation (verifiers take the CAs
+    /// from the trusted root).
     pub fn fulcio_certificate(
         &self,
         fulcio_url: &str,
         token: &str,
         key: &PrivateKey,
         subject: &str,
-    ) -> Result<Vec<u8>, ServiceError> {
+    ) -> Result<Vec<Vec<u8>>, ServiceError> {
         const S: &str = "Fulcio";
         let proof = key
             .sign(subject.as_bytes())
@@ -146,18 +148,21 @@ impl Http {
             .or_else(|| v.pointer("/signedCertificateDetachedSct/chain/certificates"))
             .and_then(Value::as_array)
             .ok_or_else(|| response(S, "no certificate chain"))?;
-        // Every certificate must be a PEM certificate; only the leaf is used
-        // (bundle and log entry), the rest of the chain is in the trusted root.
-        let mut leaf = None;
-        for pem in certs {
-            let pem = pem
-                .as_str()
-                .ok_or_else(|| response(S, "a certificate is not a string"))?;
-            let der = sigstack_core::pem::parse_labeled(pem.as_bytes(), "CERTIFICATE")
-                .map_err(|e| response(S, e.to_string()))?;
-            leaf.get_or_insert(der);
+        // Every certificate must be a PEM certificate.
+        let chain = certs
+            .iter()
+            .map(|pem| {
+                let pem = pem
+                    .as_str()
+                    .ok_or_else(|| response(S, "a certificate is not a string"))?;
+                sigstack_core::pem::parse_labeled(pem.as_bytes(), "CERTIFICATE")
+                    .map_err(|e| response(S, e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if chain.is_empty() {
+            return Err(response(S, "empty certificate chain"));
         }
-        leaf.ok_or_else(|| response(S, "empty certificate chain"))
+        Ok(chain)
     }
 
     /// Rekor v1: uploads `entry` (a proposed entry) and returns the entry as

@@ -7,7 +7,7 @@
 //!   entry; its v0.3 bundle is pushed as an OCI 1.1 referrer of the image
 //!   (empty config, one bundle layer, `subject`), and recorded in the
 //!   `sha256-<hex>` fallback index when the registry has no referrers API.
-//! * `sign --new-bundle-format=false` (with a key): the legacy format, one
+//! * `sign --new-bundle-format=false`: the legacy format, one
 //!   more simple-signing layer in the `sha256-<hex>.sig` image, with the
 //!   signature and (when logged) the Rekor bundle as annotations; what
 //!   containers/image (skopeo, podman) reads with `use-sigstore-attachments`.
@@ -352,15 +352,15 @@ pub fn sign(
     let reg = Registry::new(rf.allow_insecure_registry)?;
     let targets = resolve_all(&reg, images, tf.recursive)?;
     let s = Session::open(a)?;
-    if !a.new_bundle_format && s.leaf().is_some() {
-        bail!("keyless signing into the legacy .sig tag is not supported by this client yet: use --key, or the default bundle format");
-    }
     for (r, m) in targets {
         let repo = signature_repo(&r)?;
         if !a.new_bundle_format {
             let payload = simple_signing_payload(&r, &m.digest, &annotations);
             let signed = s.sign_message(&payload)?;
             let mut ann = json!({ LEGACY_SIGNATURE: STANDARD.encode(&signed.signature) });
+            for (k, v) in s.legacy_certificate_annotations() {
+                ann[k] = Value::String(v);
+            }
             if let Some(e) = signed.entries.first() {
                 ann[LEGACY_BUNDLE] = Value::String(rekor_bundle_annotation(e));
             }
@@ -392,9 +392,6 @@ pub fn attest(
     let reg = Registry::new(rf.allow_insecure_registry)?;
     let targets = resolve_all(&reg, images, tf.recursive)?;
     let s = Session::open(a)?;
-    if !a.new_bundle_format && s.leaf().is_some() {
-        bail!("keyless attestations into the legacy .att tag are not supported by this client yet: use --key, or the default bundle format");
-    }
     for (r, m) in targets {
         let hex_digest = m.digest.trim_start_matches("sha256:");
         let stmt = crate::blob::intoto_v01(&uri, &r.name(), hex_digest, predicate.clone());
@@ -403,6 +400,9 @@ pub fn attest(
             // The legacy .att layer: the envelope JSON exactly as logged.
             let (_, envelope_json, entries) = s.sign_statement(stmt)?;
             let mut ann = json!({"predicateType": uri, LEGACY_SIGNATURE: ""});
+            for (k, v) in s.legacy_certificate_annotations() {
+                ann[k] = Value::String(v);
+            }
             if let Some(e) = entries.first() {
                 ann[LEGACY_BUNDLE] = Value::String(rekor_bundle_annotation(e));
             }

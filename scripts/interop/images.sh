@@ -86,8 +86,8 @@ images_cases() {
     img_installed docker-registry "$DOCKER_REGISTRY_DEB_VERSION" && reg_ok=1
     img_installed skopeo "$SKOPEO_DEB_VERSION" && ok_sk=1
 
-    name="images: docker-registry (distribution 2.8) on loopback, and skopeo copies seven test images built here into it"
-    local IMG_A="" IMG_B="" IMG_U="" IMG_C="" IMG_D="" IMG_E="" IMG_F="" REG=""
+    name="images: docker-registry (distribution 2.8) on loopback, and skopeo copies eight test images built here into it"
+    local IMG_A="" IMG_B="" IMG_U="" IMG_C="" IMG_D="" IMG_E="" IMG_F="" IMG_G="" REG=""
     if [ "$reg_ok$ok_sk" = 11 ]; then
         port=$(stk_ports 1)
         printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
@@ -97,14 +97,14 @@ images_cases() {
         if wait_healthy "http://127.0.0.1:$port/v2/" "$IMG_REG_PID"; then
             local d bad=""
             REG=127.0.0.1:$port
-            for d in a b u c d e f; do
+            for d in a b u c d e f g; do
                 local dig
                 dig=$(img_build "$I/img-$d" v1 "image $d $RANDOM")
                 skopeo copy --quiet --dest-tls-verify=false "oci:$I/img-$d/layout:v1" "docker://$REG/demo/$d:v1" \
                     >"$I/skopeo-$d.out" 2>&1 || bad+="skopeo copy $d: $(tail -c 300 "$I/skopeo-$d.out"); "
                 case $d in
                 a) IMG_A="$REG/demo/a@$dig" ;; b) IMG_B="$REG/demo/b@$dig" ;; u) IMG_U="$REG/demo/u@$dig" ;;
-                c) IMG_C="$REG/demo/c@$dig" ;; d) IMG_D="$REG/demo/d@$dig" ;; e) IMG_E="$REG/demo/e@$dig" ;; f) IMG_F="$REG/demo/f@$dig" ;;
+                c) IMG_C="$REG/demo/c@$dig" ;; d) IMG_D="$REG/demo/d@$dig" ;; e) IMG_E="$REG/demo/e@$dig" ;; f) IMG_F="$REG/demo/f@$dig" ;; g) IMG_G="$REG/demo/g@$dig" ;;
                 esac
             done
             # The registry serves exactly the manifest built here.
@@ -118,7 +118,7 @@ images_cases() {
     else
         fail "$name" "docker-registry or skopeo not installed (see above)"
     fi
-    img_ready() { [ -n "$IMG_A" ] && [ -n "$IMG_B" ] && [ -n "$IMG_U" ] && [ -n "$IMG_C" ] && [ -n "$IMG_D" ] && [ -n "$IMG_E" ] && [ -n "$IMG_F" ] || { fail "$1" "no test images (see the registry case)"; return 1; }; }
+    img_ready() { [ -n "$IMG_A" ] && [ -n "$IMG_B" ] && [ -n "$IMG_U" ] && [ -n "$IMG_C" ] && [ -n "$IMG_D" ] && [ -n "$IMG_E" ] && [ -n "$IMG_F" ] && [ -n "$IMG_G" ] || { fail "$1" "no test images (see the registry case)"; return 1; }; }
 
     local TR=${STK_ENV[SIGSTACK_TRUSTED_ROOT]} SC=${STK_ENV[SIGSTACK_SIGNING_CONFIG]}
 
@@ -251,6 +251,28 @@ images_cases() {
         r5=$?
         check "$name" "$([ "$r1$r2$r3$r4$r5" = 00000 ] && echo 0 || echo 1)" \
             "skopeo --all: $(stk_out img-multi-push "$r1" 200); our sign -r: $(stk_out img-multi-sign "$r2" 300); Go verify index: $(stk_out img-multi-v1 "$r3" 200); amd64: $(stk_out img-multi-v2 "$r4" 200); arm64: $(stk_out img-multi-v3 "$r5" 200)"
+    fi
+
+    name="images: keyless legacy .sig both ways (certificate + chain annotations): our cosign sign --new-bundle-format=false -> cosign $COSIGN_VERSION verify --certificate-identity, cosign's -> ours"
+    if stk_need "$name" up ours cosign && img_ready "$name"; then
+        local w1 w2 w3 w4 ID_LO=leo@example.com ID_LG=mia@example.com
+        stk_token_file "$I/tok-lo" "$(stk_dev_token "$ID_LO")"
+        stk_token_file "$I/tok-lg" "$(stk_dev_token "$ID_LG")"
+        stk_ours img-klsign sign --new-bundle-format=false --identity-token "$I/tok-lo" --signing-config "$SC" \
+            --trusted-root "$TR" "$IMG_G"
+        w1=$?
+        stk_cos files img-klsign-goverify verify --trusted-root "$TR" --certificate-identity "$ID_LO" \
+            --certificate-oidc-issuer "$ISS" "$IMG_G"
+        w2=$?
+        # Go's legacy keyless path checks the new certificate's SCT with the legacy trust inputs.
+        SIGSTORE_CT_LOG_PUBLIC_KEY_FILE="$STK_STATE/ctlog/ctlog.pub.pem" SIGSTORE_ROOT_FILE="$STK_STATE/fulcio/ca/chain.pem" \
+            stk_cos files img-kgsign sign -y --new-bundle-format=false --identity-token "$I/tok-lg" --use-signing-config=false \
+            --fulcio-url "${STK_ENV[SIGSTACK_FULCIO_URL]}" --rekor-url "${STK_ENV[SIGSTACK_REKOR_URL]}" "$IMG_G"
+        w3=$?
+        stk_ours img-kgsign-verify verify --trusted-root "$TR" --certificate-identity "$ID_LG" --certificate-oidc-issuer "$ISS" "$IMG_G"
+        w4=$?
+        check "$name" "$([ "$w1$w2$w3$w4" = 0000 ] && echo 0 || echo 1)" \
+            "our sign: $(stk_out img-klsign "$w1" 300); Go verify: $(stk_out img-klsign-goverify "$w2" 300); Go sign: $(stk_out img-kgsign "$w3" 300); our verify: $(stk_out img-kgsign-verify "$w4" 300)"
     fi
 
     name="images: legacy .att attestations both ways: our cosign attest --new-bundle-format=false --key -> cosign $COSIGN_VERSION verify-attestation; cosign's -> ours"
