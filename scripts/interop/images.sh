@@ -293,6 +293,19 @@ images_cases() {
             "our attest: $(stk_out img-latt "$v1" 300); Go verify: $(stk_out img-latt-goverify "$v2" 300); Go attest: $(stk_out img-glatt "$v3" 300); our verify: $(stk_out img-glatt-verify "$v4" 300)"
     fi
 
+    # The SoftHSM2 token the stack section's PKCS#11 case created (its key "signer").
+    name="images: our cosign sign --key pkcs11: (SoftHSM2 token, Rekor entry) -> cosign $COSIGN_VERSION verify --key <our public-key output>"
+    if stk_need "$name" up ours cosign file:$S/hsm/hsm.pub:"the PKCS#11 case's public key" && img_ready "$name"; then
+        local h1 h2 HURI="pkcs11:token=cosign-interop;object=signer?module-path=/usr/lib/softhsm/libsofthsm2.so"
+        SOFTHSM2_CONF="$S/hsm/softhsm2.conf" COSIGN_PKCS11_PIN=2324 stk_ours img-hsm-sign sign --key "$HURI" \
+            --signing-config "$SC" "$IMG_U"
+        h1=$?
+        stk_cos files img-hsm-goverify verify --key "$S/hsm/hsm.pub" --trusted-root "$TR" "$IMG_U"
+        h2=$?
+        check "$name" "$([ "$h1$h2" = 00 ] && echo 0 || echo 1)" \
+            "our sign: $(stk_out img-hsm-sign "$h1" 300); Go verify: $(stk_out img-hsm-goverify "$h2" 300)"
+    fi
+
     # --- a registry that wants credentials (htpasswd, Basic) and allows deletes ------------------
     name="images: a registry with htpasswd auth: refused without credentials, our cosign login writes config.json, sign works, cosign $COSIGN_VERSION verifies with it; our cosign clean removes the signature"
     if [ "$reg_ok$ok_sk" = 11 ] && stk_need "$name" up ours cosign && [ -s "$I/ik.key" ]; then
