@@ -191,16 +191,9 @@ pub fn simple_signing_payload(
         let sorted: std::collections::BTreeMap<&String, &Value> = annotations.iter().collect();
         json!(sorted)
     };
-    json!({
-        "critical": {
-            "identity": {"docker-reference": image.name()},
-            "image": {"docker-manifest-digest": digest},
-            "type": SIMPLE_SIGNING_TYPE,
-        },
-        "optional": optional,
-    })
-    .to_string()
-    .into_bytes()
+    simple_signing(&image.name(), digest, SIMPLE_SIGNING_TYPE, optional)
+        .to_string()
+        .into_bytes()
 }
 
 /// The `dev.sigstore.cosign/bundle` annotation: Go's `RekorBundle`
@@ -444,10 +437,8 @@ fn legacy_attestations(
         };
         let envelope = reg.get_blob(repo, ld, MAX_ATTACHMENT)?;
         let ann = &layer["annotations"];
-        let cert_pem = match (ann[LEGACY_CERTIFICATE].as_str(), &c.policy) {
-            (Some(pem), _) if !pem.is_empty() => pem.to_owned(),
-            (_, SignerPolicy::Key(k)) => k.to_pem(),
-            _ => continue,
+        let Some(cert_pem) = legacy_verifier_pem(ann, &c.policy) else {
+            continue;
         };
         let rekor_bundle: Option<Value> = ann[LEGACY_BUNDLE]
             .as_str()
@@ -525,17 +516,23 @@ pub fn verify_attestation(
     Ok(())
 }
 
-/// One verified signature, as `cosign verify` prints it (the reference as
-/// go-containerregistry names it: with its tag or digest).
-fn output_item(image: &Reference, digest: &str, kind: &str, optional: Value) -> Value {
+/// The simple signing shape: what the legacy format signs, and what
+/// `cosign verify` prints for every verified signature.
+fn simple_signing(docker_reference: &str, digest: &str, kind: &str, optional: Value) -> Value {
     json!({
         "critical": {
-            "identity": {"docker-reference": image.to_string()},
+            "identity": {"docker-reference": docker_reference},
             "image": {"docker-manifest-digest": digest},
             "type": kind,
         },
         "optional": optional,
     })
+}
+
+/// One verified signature, as `cosign verify` prints it (the reference as
+/// go-containerregistry names it: with its tag or digest).
+fn output_item(image: &Reference, digest: &str, kind: &str, optional: Value) -> Value {
+    simple_signing(&image.to_string(), digest, kind, optional)
 }
 
 /// The `-a` pairs must all be in `found` (the signed annotations).
@@ -573,6 +570,16 @@ fn referrer_bundles(reg: &Registry, repo: &Reference, digest: &str) -> Result<Ve
         out.push(bundle);
     }
     Ok(out)
+}
+
+/// The verifier of a legacy layer: its certificate annotation, else the
+/// `--key` (key-signed layers carry none).
+fn legacy_verifier_pem(annotations: &Value, policy: &SignerPolicy) -> Option<String> {
+    match (annotations[LEGACY_CERTIFICATE].as_str(), policy) {
+        (Some(pem), _) if !pem.is_empty() => Some(pem.to_owned()),
+        (_, SignerPolicy::Key(k)) => Some(k.to_pem()),
+        _ => None,
+    }
 }
 
 /// What every signature of a `verify` run is checked against.
@@ -628,11 +635,8 @@ fn verify_legacy(
             let sig = ann[LEGACY_SIGNATURE]
                 .as_str()
                 .ok_or_else(|| anyhow!("layer {ld} has no signature annotation"))?;
-            let cert_pem = match (ann[LEGACY_CERTIFICATE].as_str(), policy) {
-                (Some(c), _) if !c.is_empty() => c.to_owned(),
-                (_, SignerPolicy::Key(k)) => k.to_pem(),
-                _ => bail!("layer {ld} has no certificate, and no --key was given"),
-            };
+            let cert_pem = legacy_verifier_pem(ann, policy)
+                .ok_or_else(|| anyhow!("layer {ld} has no certificate, and no --key was given"))?;
             let rekor_bundle: Value = match ann[LEGACY_BUNDLE].as_str() {
                 Some(b) => serde_json::from_str(b)
                     .map_err(|e| anyhow!("layer {ld}: the bundle annotation is not JSON: {e}"))?,
