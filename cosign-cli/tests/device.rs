@@ -97,6 +97,26 @@ fn start_browser_flow(
     (url::Url::parse(&shown).unwrap(), handle)
 }
 
+/// A "browser" that shows redirects instead of following them.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// `url` with its query pairs rewritten by `f` (dropped where it says None).
+fn map_query(url: &url::Url, f: impl Fn(String, String) -> Option<(String, String)>) -> url::Url {
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .into_owned()
+        .filter_map(|(k, v)| f(k, v))
+        .collect();
+    let mut out = url.clone();
+    out.query_pairs_mut().clear().extend_pairs(&pairs);
+    out
+}
+
 /// The person signs in on the issuer's page: the form is posted with the
 /// request's parameters; returns where the issuer sends the browser.
 async fn sign_in(browser: &reqwest::Client, auth: &url::Url, username: &str) -> url::Url {
@@ -116,10 +136,7 @@ async fn sign_in(browser: &reqwest::Client, auth: &url::Url, username: &str) -> 
 fn browser_flow_returns_the_signed_in_identity_and_checks_state() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let url = dev_issuer(&rt);
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = browser();
 
     let (auth, client) = start_browser_flow(&url);
     assert_eq!(auth.path(), "/authorize");
@@ -141,19 +158,10 @@ fn browser_flow_returns_the_signed_in_identity_and_checks_state() {
     // A redirect with another state (a forged or stale one) ends the flow.
     let (auth, client) = start_browser_flow(&url);
     let back = rt.block_on(sign_in(&browser, &auth, "erin@example.com"));
-    let mut forged = back.clone();
-    let pairs: Vec<(String, String)> = back
-        .query_pairs()
-        .into_owned()
-        .map(|(k, v)| {
-            if k == "state" {
-                (k, "forged".into())
-            } else {
-                (k, v)
-            }
-        })
-        .collect();
-    forged.query_pairs_mut().clear().extend_pairs(&pairs);
+    let forged = map_query(&back, |k, v| {
+        let v = if k == "state" { "forged".into() } else { v };
+        Some((k, v))
+    });
     let r = rt.block_on(browser.get(forged).send()).unwrap();
     assert_eq!(r.status(), 400);
     let err = client.join().unwrap().unwrap_err().to_string();
@@ -166,10 +174,7 @@ fn browser_flow_returns_the_signed_in_identity_and_checks_state() {
 fn dev_issuer_code_exchange_is_pkce_bound_and_single_use() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let url = dev_issuer(&rt);
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let browser = browser();
     let verifier = "a-verifier-of-the-right-length-0123456789abcdefghij";
     let challenge = {
         use base64::Engine;
@@ -187,13 +192,9 @@ fn dev_issuer_code_exchange_is_pkce_bound_and_single_use() {
         ("code_challenge_method", "S256"),
     ]);
     // Without PKCE: refused on the page.
-    let mut no_pkce = auth.clone();
-    let pairs: Vec<(String, String)> = auth
-        .query_pairs()
-        .into_owned()
-        .filter(|(k, _)| !k.starts_with("code_challenge"))
-        .collect();
-    no_pkce.query_pairs_mut().clear().extend_pairs(&pairs);
+    let no_pkce = map_query(&auth, |k, v| {
+        (!k.starts_with("code_challenge")).then_some((k, v))
+    });
     let r = rt.block_on(browser.get(no_pkce).send()).unwrap();
     assert_eq!(r.status(), 400);
 

@@ -200,6 +200,14 @@ fn cosign(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `<prefix>.key` / `<prefix>.pub` for each prefix (password "pw").
+fn key_pairs(d: &Path, prefixes: &[&str]) {
+    for prefix in prefixes {
+        let o = cosign(d, &["generate-key-pair", "--output-key-prefix", prefix]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -223,10 +231,7 @@ fn sign_and_verify_in(referrers_api: bool) {
     let reg = registry(referrers_api);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    for prefix in ["a", "b"] {
-        let o = cosign(d, &["generate-key-pair", "--output-key-prefix", prefix]);
-        assert!(o.status.success(), "{}", stderr(&o));
-    }
+    key_pairs(d, &["a", "b"]);
     let img = push_image(&reg, "team/app", "layer one");
     let unsigned = push_image(&reg, "team/other", "layer two");
     let sign = cosign(
@@ -315,7 +320,7 @@ fn bad_references_and_missing_images_are_refused_before_signing() {
     let reg = registry(false);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    assert!(cosign(d, &["generate-key-pair"]).status.success());
+    key_pairs(d, &["cosign"]);
     refused(
         &cosign(
             d,
@@ -353,13 +358,7 @@ fn legacy_sig_images_and_no_fallback_past_a_referrer() {
     let reg = registry(false);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    for prefix in ["a", "b"] {
-        assert!(
-            cosign(d, &["generate-key-pair", "--output-key-prefix", prefix])
-                .status
-                .success()
-        );
-    }
+    key_pairs(d, &["a", "b"]);
     let img = push_image(&reg, "team/legacy", "legacy layer");
     let digest = img.split('@').nth(1).unwrap().to_owned();
     let o = cosign(
@@ -424,13 +423,7 @@ fn image_attestations_by_predicate_type() {
     let reg = registry(false);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    for prefix in ["a", "b"] {
-        assert!(
-            cosign(d, &["generate-key-pair", "--output-key-prefix", prefix])
-                .status
-                .success()
-        );
-    }
+    key_pairs(d, &["a", "b"]);
     std::fs::write(
         d.join("vex.json"),
         r#"{"@context":"https://openvex.dev/ns/v0.2.0","statements":[]}"#,
@@ -499,7 +492,7 @@ fn triangulate_tree_and_download_show_the_attachments() {
     let reg = registry(false);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    assert!(cosign(d, &["generate-key-pair"]).status.success());
+    key_pairs(d, &["cosign"]);
     std::fs::write(d.join("p.txt"), "hello").unwrap();
     let img = push_image(&reg, "team/look", "looked-at layer");
     let digest = img.split('@').nth(1).unwrap().to_owned();
@@ -580,7 +573,7 @@ fn clean_removes_attachments_by_type() {
     let reg = registry(false);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    assert!(cosign(d, &["generate-key-pair"]).status.success());
+    key_pairs(d, &["cosign"]);
     let img = push_image(&reg, "team/clean", "to be cleaned");
     for args in [
         &["sign", "--key", "cosign.key", "--tlog-upload=false"][..],
@@ -635,7 +628,7 @@ fn recursive_signing_of_an_index() {
     let reg = registry(false);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    assert!(cosign(d, &["generate-key-pair"]).status.success());
+    key_pairs(d, &["cosign"]);
     let amd = push_image(&reg, "team/multi", "amd64 layer");
     let arm = push_image(&reg, "team/multi", "arm64 layer");
     let client = cosign_cli::oci::Registry::new(false).unwrap();
@@ -703,7 +696,7 @@ fn legacy_att_attestations() {
     let reg = registry(false);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    assert!(cosign(d, &["generate-key-pair"]).status.success());
+    key_pairs(d, &["cosign"]);
     std::fs::write(d.join("p.txt"), "legacy predicate").unwrap();
     let img = push_image(&reg, "team/latt", "legacy attested layer");
     let o = cosign(

@@ -372,7 +372,7 @@ async fn concurrent_writers_all_get_valid_proofs() {
 /// in the same log get theirs from the sequencer.
 #[tokio::test]
 async fn entries_stored_without_a_seal_get_a_set_on_read() {
-    use rekor::service::{Service, ServiceOptions};
+    use rekor::service::Service;
     use rekor::signer::{LogKey, V1Checkpointer};
     use sigstack_tlog::{Append, Log, LogOptions, RocksOptions, RocksStore};
     use std::sync::Arc;
@@ -380,18 +380,7 @@ async fn entries_stored_without_a_seal_get_a_set_on_read() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let log_key = SigningKey::generate_p256();
-    let open = || {
-        Service::open(ServiceOptions {
-            data_dir: data.clone(),
-            key: LogKey::new(log_key.clone()).unwrap(),
-            hostname: "127.0.0.1".into(),
-            tree_id: Some(1234),
-            log: Default::default(),
-            max_request_bytes: 1 << 20,
-            block_cache_bytes: 8 << 20,
-        })
-        .unwrap()
-    };
+    let open = || Service::open(options(&data, log_key.clone(), 1 << 20)).unwrap();
     // First start pins the identity; then an unsealed engine writes an entry,
     // as the log did before seals existed.
     drop(open());
@@ -417,15 +406,8 @@ async fn entries_stored_without_a_seal_get_a_set_on_read() {
         .unwrap();
         assert!(log.entry(0).unwrap().unwrap().seal.is_empty());
     }
-    let svc = Arc::new(open());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(rekor::serve(
-        listener,
-        svc.clone(),
-        None,
-        std::future::pending(),
-    ));
+    let srv = serve(Arc::new(open()), dir).await;
+    let url = &srv.url;
     let c = reqwest::Client::new();
     let pk = log_key.public_key();
     let new = hashedrekord(&SigningKey::generate_p256(), b"new entry");

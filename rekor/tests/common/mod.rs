@@ -33,18 +33,34 @@ pub async fn start() -> TestServer {
 
 pub async fn start_with(max_request_bytes: usize) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
-    let svc = Arc::new(
-        Service::open(ServiceOptions {
-            data_dir: dir.path().join("data"),
-            key: LogKey::new(SigningKey::generate_p256()).unwrap(),
-            hostname: "127.0.0.1".into(),
-            tree_id: Some(1234),
-            log: Default::default(),
-            max_request_bytes,
-            block_cache_bytes: 8 << 20,
-        })
-        .unwrap(),
+    let opts = options(
+        &dir.path().join("data"),
+        SigningKey::generate_p256(),
+        max_request_bytes,
     );
+    let svc = Arc::new(Service::open(opts).unwrap());
+    serve(svc, dir).await
+}
+
+/// The options every test log uses: tree ID 1234, host 127.0.0.1.
+pub fn options(
+    data_dir: &std::path::Path,
+    key: SigningKey,
+    max_request_bytes: usize,
+) -> ServiceOptions {
+    ServiceOptions {
+        data_dir: data_dir.to_path_buf(),
+        key: LogKey::new(key).unwrap(),
+        hostname: "127.0.0.1".into(),
+        tree_id: Some(1234),
+        log: Default::default(),
+        max_request_bytes,
+        block_cache_bytes: 8 << 20,
+    }
+}
+
+/// Serves `svc` on 127.0.0.1:0 until the returned server is dropped.
+pub async fn serve(svc: Arc<Service>, dir: tempfile::TempDir) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
