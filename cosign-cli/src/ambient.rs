@@ -118,6 +118,9 @@ mod tests {
     /// The only test in this crate that sets these variables.
     #[test]
     fn providers_in_order_and_github_actions_protocol() {
+        let _env = crate::testdata::ENV_LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let rt = tokio::runtime::Runtime::new().unwrap();
         let listener = rt
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

@@ -802,6 +802,9 @@ mod tests {
         )
         .unwrap();
         // Only this test sets DOCKER_CONFIG in this process.
+        let _env = crate::testdata::ENV_LOCK
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         std::env::set_var("DOCKER_CONFIG", dir.path());
         assert_eq!(
             docker_credentials("reg.example:5000"),

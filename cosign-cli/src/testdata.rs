@@ -29,3 +29,7 @@ pub fn strict_now() -> Options {
         now: time::OffsetDateTime::now_utc(),
     }
 }
+
+/// Held by the unit tests that set process environment variables, so that
+/// no two of them change the environment at once.
+pub static ENV_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
