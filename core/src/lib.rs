@@ -12,5 +12,6 @@ pub mod merkle;
 pub mod note;
 pub mod pem;
 pub mod trust;
+pub mod tsp;
 pub mod tuf;
 pub mod verify;

@@ -12,6 +12,8 @@
 //!    log's key, and its body records exactly this bundle's signature, key or
 //!    certificate, and digest. Each verified v1 entry yields an observer time
 //!    (its integrated time);
+//!    2b. every RFC 3161 timestamp verifies over the signature bytes against
+//!    `timestampAuthorities` ([`crate::tsp`]) and yields an observer time;
 //! 3. keyless: the leaf chains to a `certificateAuthorities` entry at every
 //!    observer time (the current time if there is none), carries the
 //!    codeSigning EKU, has an SCT from a `ctlogs` log, and matches the
@@ -38,7 +40,7 @@ use crate::trust::{
     Bundle, BundleContent, TransparencyLogEntry, TransparencyLogInstance, TrustedRoot,
     VerificationMaterialContent,
 };
-use crate::{ct, jcs, merkle};
+use crate::{ct, jcs, merkle, tsp};
 
 const OID_EKU_CODE_SIGNING: der::oid::ObjectIdentifier =
     der::oid::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
@@ -77,6 +79,10 @@ pub enum VerifyError {
     Signature(String),
     #[error("artifact: {0}")]
     Artifact(String),
+    #[error("RFC 3161 timestamp {index}: {reason}")]
+    Timestamp { index: usize, reason: String },
+    #[error("no verified RFC 3161 timestamp in the bundle (signed timestamps are required)")]
+    NoTimestamp,
     #[error("{0}")]
     Unsupported(String),
     #[error("policy: {0}")]
@@ -157,6 +163,9 @@ pub enum Artifact<'a> {
 pub struct Options {
     pub ignore_tlog: bool,
     pub ignore_sct: bool,
+    /// Require at least one RFC 3161 timestamp (cosign's
+    /// `--use-signed-timestamps`).
+    pub require_timestamp: bool,
     /// The clock, for certificates when no log entry gives a time.
     pub now: OffsetDateTime,
 }
@@ -184,17 +193,6 @@ pub fn verify_bundle(
     bundle
         .validate()
         .map_err(|e| VerifyError::Bundle(e.to_string()))?;
-    if bundle
-        .verification_material
-        .timestamp_verification_data
-        .as_ref()
-        .is_some_and(|t| !t.rfc3161_timestamps.is_empty())
-    {
-        return Err(VerifyError::Unsupported(
-            "the bundle carries RFC 3161 timestamps, which this version cannot verify yet".into(),
-        ));
-    }
-
     let signer = Signer::from_bundle(bundle, policy)?;
     let content = SignedContent::from_bundle(bundle)?;
 
@@ -212,6 +210,29 @@ pub fn verify_bundle(
             observer_times.extend(t);
             log_indices.push(entry.log_index);
         }
+    }
+
+    // 2b. RFC 3161 timestamps over the signature: each must verify, and each
+    // is a time the certificate must be valid at (sigstore-go's observer
+    // timestamps).
+    let stamps = bundle
+        .verification_material
+        .timestamp_verification_data
+        .as_ref()
+        .map(|t| t.rfc3161_timestamps.as_slice())
+        .unwrap_or_default();
+    for (index, ts) in stamps.iter().enumerate() {
+        let v = tsp::verify_timestamp(
+            &ts.signed_timestamp,
+            content.signature(),
+            &root.timestamp_authorities,
+            None,
+        )
+        .map_err(|e| VerifyError::Timestamp { index, reason: e.0 })?;
+        observer_times.push(v.time);
+    }
+    if opts.require_timestamp && stamps.is_empty() {
+        return Err(VerifyError::NoTimestamp);
     }
 
     // 3. The certificate.
@@ -715,7 +736,7 @@ fn check_body(
     }
 }
 
-fn not_before_after(cert: &Certificate) -> (OffsetDateTime, OffsetDateTime) {
+pub(crate) fn not_before_after(cert: &Certificate) -> (OffsetDateTime, OffsetDateTime) {
     let v = &cert.tbs_certificate.validity;
     (
         crate::trust::build::x509_time(&v.not_before),
@@ -723,7 +744,7 @@ fn not_before_after(cert: &Certificate) -> (OffsetDateTime, OffsetDateTime) {
     )
 }
 
-fn extension(cert: &Certificate, oid: der::oid::ObjectIdentifier) -> Option<&[u8]> {
+pub(crate) fn extension(cert: &Certificate, oid: der::oid::ObjectIdentifier) -> Option<&[u8]> {
     cert.tbs_certificate
         .extensions
         .as_ref()?
@@ -732,7 +753,7 @@ fn extension(cert: &Certificate, oid: der::oid::ObjectIdentifier) -> Option<&[u8
         .map(|e| e.extn_value.as_bytes())
 }
 
-fn is_ca(cert: &Certificate) -> bool {
+pub(crate) fn is_ca(cert: &Certificate) -> bool {
     extension(cert, OID_BASIC_CONSTRAINTS)
         .and_then(|b| BasicConstraints::from_der(b).ok())
         .is_some_and(|bc| bc.ca)

@@ -635,6 +635,10 @@ pub struct VerifyFlags {
     pub insecure_ignore_tlog: bool,
     #[arg(long = "insecure-ignore-sct", env = "COSIGN_INSECURE_IGNORE_SCT", default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub insecure_ignore_sct: bool,
+    /// Require an RFC 3161 timestamp from a trusted TSA (implied upstream
+    /// for bundles whose only log entries are Rekor v2).
+    #[arg(long = "use-signed-timestamps", env = "COSIGN_USE_SIGNED_TIMESTAMPS", default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub use_signed_timestamps: bool,
     /// Legacy: the signing certificate (PEM, or base64 of PEM as
     /// `sign-blob --output-certificate` writes it), with `--signature` and
     /// no bundle; the log entry is then looked up in `--rekor-url`.
@@ -786,6 +790,7 @@ impl Verification {
         let opts = Options {
             ignore_tlog: a.insecure_ignore_tlog,
             ignore_sct: a.insecure_ignore_sct,
+            require_timestamp: a.use_signed_timestamps,
             now: OffsetDateTime::now_utc(),
         };
         if a.insecure_ignore_tlog {
@@ -909,6 +914,7 @@ pub fn verify_blob_detached(a: &VerifyFlags, signature: Option<&str>, blob: &str
     let opts = Options {
         ignore_tlog: a.insecure_ignore_tlog,
         ignore_sct: a.insecure_ignore_sct,
+        require_timestamp: a.use_signed_timestamps,
         now: OffsetDateTime::now_utc(),
     };
     verify::verify_bundle(&bundle, &root, Artifact::Bytes(&data), &policy, &opts)

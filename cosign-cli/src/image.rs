@@ -600,6 +600,7 @@ impl Checks {
             opts: Options {
                 ignore_tlog: a.insecure_ignore_tlog,
                 ignore_sct: a.insecure_ignore_sct,
+                require_timestamp: a.use_signed_timestamps,
                 now: OffsetDateTime::now_utc(),
             },
         })

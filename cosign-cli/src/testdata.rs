@@ -26,6 +26,7 @@ pub fn strict_now() -> Options {
     Options {
         ignore_tlog: false,
         ignore_sct: false,
+        require_timestamp: false,
         now: time::OffsetDateTime::now_utc(),
     }
 }

@@ -30,6 +30,7 @@ fn opts() -> Options {
     Options {
         ignore_tlog: false,
         ignore_sct: false,
+        require_timestamp: false,
         now: datetime!(2026-11-22 0:00 UTC),
     }
 }
@@ -579,12 +580,122 @@ fn dsse_bundle_checks_the_statement_subject() {
     assert!(matches!(err, VerifyError::Signature(_)), "{err}");
 }
 
+/// sigstore-python's staging bundles with RFC 3161 timestamps from
+/// timestamp.sigstage.dev (P-384 TSA, leaf + root chain in the staging root).
+/// Their log entries are Rekor v2, checked elsewhere; here the timestamp
+/// alone dates the certificate (`ignore_tlog`).
 #[test]
-fn rfc3161_timestamps_are_refused_not_ignored() {
-    let b = bundle("tsa_bundle.txt.sigstore");
+fn rfc3161_timestamps_from_the_staging_tsa_verify() {
     let r = root("trusted_root.sigstage.json");
-    let err = check(&b, &r, b"x", &william()).unwrap_err();
-    assert!(matches!(err, VerifyError::Unsupported(_)), "{err}");
+    let strict = Options {
+        ignore_tlog: true,
+        require_timestamp: true,
+        ..opts()
+    };
+    let any = who(
+        Matcher::regex(".").unwrap(),
+        exact("https://github.com/login/oauth"),
+    );
+    let b = bundle("staging-rekor-v2.txt.sigstore.json");
+    let BundleContent::MessageSignature(m) = &b.content else {
+        panic!("message signature bundle")
+    };
+    let digest = m.message_digest.as_ref().unwrap().digest.clone();
+    let artifact = Artifact::Digest(HashAlgorithm::Sha256, &digest);
+    let v = verify_bundle(&b, &r, artifact, &any, &strict).unwrap();
+    assert_eq!(v.observer_times, vec![datetime!(2025-06-09 11:57:38 UTC)]);
+    assert_eq!(v.subject.as_deref(), Some("jku@goto.fi"));
+    // The DSSE bundle: the stamp covers the envelope's signature.
+    let dsse = bundle("a.dsse.staging-rekor-v2.txt.sigstore.json");
+    let conformance = who(
+        Matcher::regex("sigstore-conformance").unwrap(),
+        Matcher::regex(".").unwrap(),
+    );
+    let v = verify_bundle(&dsse, &r, Artifact::Unchecked, &conformance, &strict).unwrap();
+    assert_eq!(v.observer_times, vec![datetime!(2026-05-13 19:23:33 UTC)]);
+
+    // A trusted root without the TSA.
+    let mut no_tsa = r.clone();
+    no_tsa.timestamp_authorities.clear();
+    let err = verify_bundle(&b, &no_tsa, artifact, &any, &strict).unwrap_err();
+    assert!(
+        matches!(err, VerifyError::Timestamp { index: 0, .. }),
+        "{err}"
+    );
+    // A TSA window that ended before the stamp.
+    let mut closed = r.clone();
+    for tsa in &mut closed.timestamp_authorities {
+        tsa.valid_for.end = Some(datetime!(2025-06-01 0:00 UTC));
+    }
+    let err = verify_bundle(&b, &closed, artifact, &any, &strict).unwrap_err();
+    assert!(err.to_string().contains("not valid at"), "{err}");
+    // A timestamp over another signature.
+    let mut other = b.clone();
+    let BundleContent::MessageSignature(m) = &mut other.content else {
+        panic!()
+    };
+    m.signature[0] ^= 1;
+    let err = verify_bundle(&other, &r, artifact, &any, &strict).unwrap_err();
+    assert!(err.to_string().contains("message imprint"), "{err}");
+    // Flipped bytes of the timestamp: refused, or nothing signed changed
+    // (then the bundle still verifies with the genuine time).
+    let ts = b
+        .verification_material
+        .timestamp_verification_data
+        .as_ref()
+        .unwrap()
+        .rfc3161_timestamps[0]
+        .signed_timestamp
+        .clone();
+    let mut refused = 0;
+    for i in 0..ts.len() {
+        let mut bad = b.clone();
+        bad.verification_material
+            .timestamp_verification_data
+            .as_mut()
+            .unwrap()
+            .rfc3161_timestamps[0]
+            .signed_timestamp[i] ^= 0x20;
+        match verify_bundle(&bad, &r, artifact, &any, &strict) {
+            Err(_) => refused += 1,
+            Ok(v) => assert_eq!(v.observer_times, vec![datetime!(2025-06-09 11:57:38 UTC)]),
+        }
+    }
+    assert!(refused > ts.len() / 2, "{refused} of {}", ts.len());
+
+    // The 2024 bundle was stamped by an earlier staging TSA: outside the
+    // current TSA's window, so refused, not ignored.
+    let old = bundle("tsa_bundle.txt.sigstore");
+    let BundleContent::MessageSignature(m) = &old.content else {
+        panic!()
+    };
+    let digest = m.message_digest.as_ref().unwrap().digest.clone();
+    let err = verify_bundle(
+        &old,
+        &r,
+        Artifact::Digest(HashAlgorithm::Sha256, &digest),
+        &william(),
+        &opts(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("not valid at 2024-10-31"), "{err}");
+    // --use-signed-timestamps with a bundle that has none.
+    let plain = bundle("bundle_v3.txt.sigstore");
+    let err = check_with(
+        &plain,
+        &r,
+        &Options {
+            require_timestamp: true,
+            ..opts()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, VerifyError::NoTimestamp), "{err}");
+}
+
+fn check_with(b: &Bundle, r: &TrustedRoot, o: &Options) -> Result<Verified, VerifyError> {
+    let artifact = upstream("bundle_v3.txt");
+    verify_bundle(b, r, Artifact::Bytes(&artifact), &william(), o)
 }
 
 /// sigstore-js's own fixtures (packages/client, `bundles/valid.ts`, signed
