@@ -246,6 +246,9 @@ impl TimeStampRequest {
         let alg_t = ir.read().map_err(bad)?;
         let (alg, hash_params_null) =
             read_alg_id_form(&alg_t, "hashAlgorithm").map_err(|e| Rejection::BadDataFormat(e.0))?;
+        if alg == OID_SHA1 {
+            return Err(Rejection::BadAlg("SHA-1 is a weak hash".into()));
+        }
         let hash = hash_from_oid(&alg).ok_or_else(|| Rejection::BadAlg(alg.to_string()))?;
         let hashed = ir
             .expect(asn1::OCTET_STRING, "hashedMessage")

@@ -167,13 +167,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             pkcs11_config_path,
             hsm_key_label,
         }) => {
-            let pass = match (passphrase.filter(|p| !p.is_empty()), insecure_no_passphrase) {
-                (Some(p), _) => Some(p),
-                (None, true) => None,
-                (None, false) => bail!(
-                    "set FULCIO_CA_PASSPHRASE (or --passphrase) to encrypt the CA keys, or pass --insecure-no-passphrase"
-                ),
-            };
+            let pass = sigstack_http::key_file_passphrase(
+                passphrase,
+                insecure_no_passphrase,
+                "FULCIO_CA_PASSPHRASE",
+            )
+            .map_err(anyhow::Error::msg)?;
             match pkcs11_config_path {
                 Some(config) => create_ca_files_hsm(
                     &out_dir,

@@ -88,6 +88,7 @@ pub fn render(registry: &Registry) -> String {
     out
 }
 
+pub mod config;
 pub mod tls;
 pub mod tuf_fetch;
 
@@ -100,6 +101,23 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+/// The passphrase for keys a `create` command writes: the one given, or
+/// none only when the operator said so (`--insecure-no-passphrase`); never
+/// an empty one. `env` names the variable to mention in the refusal.
+pub fn key_file_passphrase(
+    given: Option<String>,
+    insecure_no_passphrase: bool,
+    env: &str,
+) -> Result<Option<String>, String> {
+    match (given.filter(|p| !p.is_empty()), insecure_no_passphrase) {
+        (Some(p), _) => Ok(Some(p)),
+        (None, true) => Ok(None),
+        (None, false) => Err(format!(
+            "set {env} (or --passphrase) to encrypt the keys, or pass --insecure-no-passphrase"
+        )),
     }
 }
 

@@ -9,7 +9,7 @@
 //! are one piece of code.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -17,27 +17,10 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use serde::de::DeserializeOwned;
 
 use crate::Log;
 
-/// Why a server's configuration was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read config file {0}: {1}")]
-    Read(String, std::io::Error),
-    #[error("invalid config file {0}: {1}")]
-    Parse(String, String),
-    #[error("invalid setting: {0}")]
-    Invalid(String),
-}
-
-/// Reads a TOML config file (the server's own type, unknown keys refused by it).
-pub fn load_toml<T: DeserializeOwned>(p: &Path) -> Result<T, ConfigError> {
-    let text =
-        std::fs::read_to_string(p).map_err(|e| ConfigError::Read(p.display().to_string(), e))?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse(p.display().to_string(), e.to_string()))
-}
+pub use sigstack_http::config::{load_toml, ConfigError};
 
 /// The shared settings as one source (flags, or the file) gives them.
 #[derive(Debug, Default, Clone)]
