@@ -9,7 +9,7 @@ COPY . .
 RUN cargo build --release --workspace --bins \
     && mkdir /out \
     && cp target/release/rekor-server target/release/fulcio target/release/ctlog-server \
-          target/release/tuf-root target/release/oidc-dev /out/
+          target/release/tuf-root target/release/oidc-dev target/release/timestamp-server /out/
 
 FROM debian:bookworm-slim
 # curl: health checks; openssl: deriving the CT log public key; softhsm2: PKCS#11 keys.

@@ -9,7 +9,7 @@ RUN=$STATE/run
 [ -d "$RUN" ] || { echo "down.sh: nothing to stop ($RUN does not exist)"; exit 0; }
 pids=()
 # Stop the TUF server and the CA first, the logs last (nothing writes to a stopped log).
-for name in tuf-root fulcio rekor-server ctlog-server oidc-dev; do
+for name in tuf-root fulcio timestamp-server rekor-server ctlog-server oidc-dev; do
     f=$RUN/$name.pid
     [ -f "$f" ] || continue
     pid=$(cat "$f")

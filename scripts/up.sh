@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Start the whole private Sigstore stack on this machine (loopback only):
 #   oidc-dev (development OIDC issuer), ctlog-server (CT log), rekor-server (Rekor v1),
-#   fulcio (CA, embedded SCTs from the CT log), tuf-root serve (TUF repository with
-#   trusted_root.json and signing_config.v0.2.json).
+#   fulcio (CA, embedded SCTs from the CT log), timestamp-server (RFC 3161 TSA),
+#   tuf-root serve (TUF repository with trusted_root.json and signing_config.v0.2.json).
 #
 # First run: builds, creates every key and the trust root in the state directory
 # (default ./.sigstack, or $SIGSTACK_STATE, or --state DIR). Later runs reuse the
@@ -18,7 +18,7 @@
 #                                  shared with `cargo test --workspace`, so nothing compiles twice)
 #   SIGSTACK_NO_BUILD=1            do not run cargo (binaries must exist)
 #   SIGSTACK_BIN_DIR               use binaries from this directory (implies no build)
-#   SIGSTACK_{OIDC,CTLOG,REKOR,FULCIO,TUF}_PORT   ports (defaults 8085 6962 3000 5555 8081)
+#   SIGSTACK_{OIDC,CTLOG,REKOR,FULCIO,TSA,TUF}_PORT   ports (defaults 8085 6962 3000 5555 3004 8081)
 #   SIGSTACK_EXTRA_OIDC_ISSUERS    space-separated issuer URLs Fulcio also trusts (type email,
 #                                  client ID sigstore), e.g. an oidc-provider-mock
 #   SIGSTACK_OPERATOR              operator name in signing_config (default sigstack.local)
@@ -41,12 +41,14 @@ OIDC_PORT=${SIGSTACK_OIDC_PORT:-8085}
 CTLOG_PORT=${SIGSTACK_CTLOG_PORT:-6962}
 REKOR_PORT=${SIGSTACK_REKOR_PORT:-3000}
 FULCIO_PORT=${SIGSTACK_FULCIO_PORT:-5555}
+TSA_PORT=${SIGSTACK_TSA_PORT:-3004}
 TUF_PORT=${SIGSTACK_TUF_PORT:-8081}
 OPERATOR=${SIGSTACK_OPERATOR:-sigstack.local}
 OIDC_URL="http://$HOST:$OIDC_PORT"
 CTLOG_URL="http://$HOST:$CTLOG_PORT"
 REKOR_URL="http://$HOST:$REKOR_PORT"
 FULCIO_URL="http://$HOST:$FULCIO_PORT"
+TSA_URL="http://$HOST:$TSA_PORT"
 TUF_URL="http://$HOST:$TUF_PORT"
 
 die() { echo "up.sh: $*" >&2; exit 1; }
@@ -89,7 +91,7 @@ else
 $(tail -n 20 "$STATE/build.log")"
     fi
 fi
-for b in oidc-dev ctlog-server rekor-server fulcio tuf-root; do
+for b in oidc-dev ctlog-server rekor-server fulcio timestamp-server tuf-root; do
     [ -x "$BIN/$b" ] || die "$BIN/$b is missing (build failed, or SIGSTACK_BIN_DIR is wrong)"
 done
 T0=$(date +%s%N)
@@ -152,10 +154,10 @@ $(tail -n 15 "$LOGS/$name.log")"
 }
 
 # Every port first, so that a taken port never leaves a half-made state dir behind.
-for np in oidc-dev:$OIDC_PORT ctlog-server:$CTLOG_PORT rekor-server:$REKOR_PORT fulcio:$FULCIO_PORT tuf-root:$TUF_PORT; do
+for np in oidc-dev:$OIDC_PORT ctlog-server:$CTLOG_PORT rekor-server:$REKOR_PORT fulcio:$FULCIO_PORT timestamp-server:$TSA_PORT tuf-root:$TUF_PORT; do
     name=${np%%:*} port=${np##*:}
     if ! pid_alive "$name" && ! port_free "$port"; then
-        var=$(echo "$name" | tr a-z- A-Z_ | sed 's/_SERVER//;s/_DEV//;s/_ROOT//')
+        var=$(echo "$name" | tr a-z- A-Z_ | sed 's/^TIMESTAMP_SERVER$/TSA/;s/_SERVER//;s/_DEV//;s/_ROOT//')
         die "port $port ($name) is already in use by another program.
   Stop it, or pick another port: SIGSTACK_${var}_PORT=<port> scripts/up.sh"
     fi
@@ -169,6 +171,13 @@ if [ $FIRST = 1 ]; then
     "$BIN/fulcio" ca create --out-dir "$STATE/fulcio/ca" --insecure-no-passphrase \
         --organization "$OPERATOR" --common-name "sigstack-fulcio" >"$LOGS/ca-create.log" 2>&1 ||
         die "fulcio ca create failed: $(cat "$LOGS/ca-create.log")"
+fi
+# The TSA chain and key: made on the first run, and once for a state dir from
+# before the TSA existed (`certificate create` never overwrites a file).
+if [ ! -f "$STATE/tsa/chain.pem" ]; then
+    "$BIN/timestamp-server" certificate create --out-dir "$STATE/tsa" --insecure-no-passphrase \
+        --organization "$OPERATOR" --common-name "sigstack-tsa" >"$LOGS/tsa-create.log" 2>&1 ||
+        die "timestamp-server certificate create failed: $(cat "$LOGS/tsa-create.log")"
 fi
 
 # Fulcio trusts the development issuer (people: e-mail identities; workloads: URI
@@ -193,9 +202,13 @@ start ctlog-server "$CTLOG_PORT" "$CTLOG_URL/healthz" \
     --roots-pem-file "$STATE/fulcio/ca/root.crt.pem"
 start rekor-server "$REKOR_PORT" "$REKOR_URL/healthz" \
     "$BIN/rekor-server" --listen "$HOST:$REKOR_PORT" --data-dir "$STATE/rekor" --base-url "$REKOR_URL"
+start timestamp-server "$TSA_PORT" "$TSA_URL/healthz" \
+    "$BIN/timestamp-server" serve --host "$HOST" --port "$TSA_PORT" --timestamp-signer file \
+    --file-signer-key-path "$STATE/tsa/tsa.key.pem" --certificate-chain-path "$STATE/tsa/chain.pem"
 wait_healthy oidc-dev "$OIDC_URL/healthz"
 wait_healthy ctlog-server "$CTLOG_URL/healthz"
 wait_healthy rekor-server "$REKOR_URL/healthz"
+wait_healthy timestamp-server "$TSA_URL/healthz"
 
 [ -f "$STATE/ctlog/ctlog.pub.pem" ] ||
     openssl pkey -in "$STATE/ctlog/ctlog-key.pem" -pubout -out "$STATE/ctlog/ctlog.pub.pem" 2>"$LOGS/openssl.log" ||
@@ -216,6 +229,7 @@ fi
 # Idempotent: publishes only when a key, chain or URL changed.
 "$BIN/tuf-root" set-trust --dir "$TUF" --fulcio-url "$FULCIO_URL" --rekor-url "$REKOR_URL" \
     --ctlog-url "$CTLOG_URL" --ctlog-public-key "$STATE/ctlog/ctlog.pub.pem" \
+    --tsa-url "$TSA_URL/api/v1/timestamp" --tsa-chain "$STATE/tsa/chain.pem" \
     --oidc-url "$OIDC_URL" --operator "$OPERATOR" >"$LOGS/tuf-set-trust.log" 2>&1 ||
     die "tuf-root set-trust failed: $(cat "$LOGS/tuf-set-trust.log")"
 "$BIN/tuf-root" refresh --dir "$TUF" >>"$LOGS/tuf-refresh.log" 2>&1 ||
@@ -233,6 +247,7 @@ export SIGSTACK_OIDC_ISSUER=$OIDC_URL
 export SIGSTACK_FULCIO_URL=$FULCIO_URL
 export SIGSTACK_REKOR_URL=$REKOR_URL
 export SIGSTACK_CTLOG_URL=$CTLOG_URL
+export SIGSTACK_TSA_URL=$TSA_URL/api/v1/timestamp
 export SIGSTACK_TUF_URL=$TUF_URL
 export SIGSTACK_TRUSTED_ROOT=$TUF/trusted_root.json
 export SIGSTACK_SIGNING_CONFIG=$TUF/signing_config.v0.2.json
@@ -247,6 +262,7 @@ sigstack is up (services healthy $(( (T1 - T0) / 1000000 )) ms after the build; 
   Fulcio             $FULCIO_URL
   CT log             $CTLOG_URL
   Rekor              $REKOR_URL
+  TSA (RFC 3161)     $TSA_URL/api/v1/timestamp
   TUF repository     $TUF_URL
 
   trusted root       $TUF/trusted_root.json

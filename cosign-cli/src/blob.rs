@@ -13,9 +13,10 @@ use serde_json::{json, Value};
 use sigstack_core::keys::{sha256_key_id, HashAlgorithm, PublicKey};
 use sigstack_core::trust::{
     select_service, Bundle, BundleContent, Envelope, EnvelopeSignature, HashOutput,
-    MessageSignature, PublicKeyIdentifier, SigningConfig, TransparencyLogEntry, TrustedRoot,
-    VerificationMaterial, VerificationMaterialContent, X509Certificate, X509CertificateChain,
-    BUNDLE_MEDIA_TYPE_V0_1, BUNDLE_MEDIA_TYPE_V0_3,
+    MessageSignature, PublicKeyIdentifier, Rfc3161SignedTimestamp, SigningConfig,
+    TimestampVerificationData, TransparencyLogEntry, TrustedRoot, VerificationMaterial,
+    VerificationMaterialContent, X509Certificate, X509CertificateChain, BUNDLE_MEDIA_TYPE_V0_1,
+    BUNDLE_MEDIA_TYPE_V0_3,
 };
 use sigstack_core::verify::{
     self, pae, Artifact, IdentityPolicy, Matcher, Options, SignerPolicy, VerifyError,
@@ -56,6 +57,10 @@ pub struct SigningFlags {
     pub fulcio_url: Option<String>,
     #[arg(long = "rekor-url", env = "COSIGN_REKOR_URL")]
     pub rekor_url: Option<String>,
+    /// Full URL of an RFC 3161 TSA (deprecated upstream; the signing
+    /// config's `tsaUrls` replaces it).
+    #[arg(long = "timestamp-server-url", env = "COSIGN_TIMESTAMP_SERVER_URL")]
+    pub timestamp_server_url: Option<String>,
     /// The OIDC issuer for the interactive flow (default: the signing
     /// config's `oidcUrls`).
     #[arg(long = "oidc-issuer", env = "COSIGN_OIDC_ISSUER")]
@@ -100,13 +105,17 @@ struct Services {
     fulcio: Option<String>,
     rekor: Option<String>,
     oidc: Option<String>,
+    tsa: Option<String>,
 }
 
 /// The services from `--signing-config`, from the TUF-distributed signing
 /// config, or from the deprecated URL flags with `--use-signing-config=false`,
 /// with Go cosign's rule that flags and a signing config are exclusive.
 fn services(a: &SigningFlags) -> Result<Services> {
-    let flags = a.fulcio_url.is_some() || a.rekor_url.is_some() || a.oidc_issuer.is_some();
+    let flags = a.fulcio_url.is_some()
+        || a.rekor_url.is_some()
+        || a.oidc_issuer.is_some()
+        || a.timestamp_server_url.is_some();
     if a.signing_config.is_some() || a.use_signing_config {
         if flags {
             bail!("cannot specify service URLs and use signing config");
@@ -135,6 +144,8 @@ fn services(a: &SigningFlags) -> Result<Services> {
             // Rekor v2 (tiles) is not written by this client yet: v1 only.
             rekor: select_service(&sc.rekor_tlog_urls, &[1], now).map(|s| s.url.clone()),
             oidc: select_service(&sc.oidc_urls, &[1], now).map(|s| s.url.clone()),
+            // tsaConfig ANY (the only selector the publishers write): one TSA.
+            tsa: select_service(&sc.tsa_urls, &[1], now).map(|s| s.url.clone()),
         });
     }
     Ok(Services {
@@ -153,6 +164,7 @@ fn services(a: &SigningFlags) -> Result<Services> {
                 .clone()
                 .unwrap_or_else(|| "https://oauth2.sigstore.dev/auth".into()),
         ),
+        tsa: a.timestamp_server_url.clone(),
     })
 }
 
@@ -217,7 +229,17 @@ pub(crate) struct Session {
     /// for the legacy `chain` annotation only.
     chain: Vec<Vec<u8>>,
     rekor: Option<String>,
+    /// The TSA, when the signing config (or `--timestamp-server-url`) names one.
+    tsa: Option<String>,
     http: Http,
+}
+
+/// What vouches for a signature: log entries and RFC 3161 timestamps
+/// (DER `TimeStampResp`s).
+#[derive(Default)]
+pub(crate) struct Witnesses {
+    pub entries: Vec<TransparencyLogEntry>,
+    pub timestamps: Vec<Vec<u8>>,
 }
 
 /// What [`Session::sign_message`] produced.
@@ -225,7 +247,7 @@ pub(crate) struct SignedMessage {
     pub alg: HashAlgorithm,
     pub digest: Vec<u8>,
     pub signature: Vec<u8>,
-    pub entries: Vec<TransparencyLogEntry>,
+    pub witnesses: Witnesses,
 }
 
 /// `sign-blob` and `attest-blob` write the v0.3 bundle to a file: it is required.
@@ -238,7 +260,14 @@ fn require_bundle(a: &SigningFlags) -> Result<()> {
 
 impl Session {
     pub(crate) fn open(a: &SigningFlags) -> Result<Self> {
-        let svc = if a.tlog_upload || a.key.is_none() {
+        // An explicit signing config or TSA URL is read even for a key with
+        // --tlog-upload=false (it may name a TSA); otherwise such a signer
+        // needs no service and never touches TUF.
+        let svc = if a.tlog_upload
+            || a.key.is_none()
+            || a.signing_config.is_some()
+            || a.timestamp_server_url.is_some()
+        {
             Some(services(a)?)
         } else {
             None
@@ -275,6 +304,7 @@ impl Session {
             })?),
             _ => None,
         };
+        let tsa = svc.as_ref().and_then(|s| s.tsa.clone());
         if rekor.is_some() && matches!(key.public_key(), PublicKey::Ed25519(_)) {
             bail!("Ed25519 keys sign Rekor entries as Ed25519ph, which this client does not do yet; use an ECDSA or RSA key, or --tlog-upload=false");
         }
@@ -283,6 +313,7 @@ impl Session {
             leaf,
             chain,
             rekor,
+            tsa,
             http,
         })
     }
@@ -301,12 +332,15 @@ impl Session {
         let digest = alg.digest(data);
         let signature = self.key.sign(data)?;
         let verifier = self.verifier_pem();
-        let entries = self.log(&client::hashedrekord(alg, &digest, &signature, &verifier))?;
+        let witnesses = self.witness(
+            &signature,
+            &client::hashedrekord(alg, &digest, &signature, &verifier),
+        )?;
         Ok(SignedMessage {
             alg,
             digest,
             signature,
-            entries,
+            witnesses,
         })
     }
 
@@ -334,10 +368,7 @@ impl Session {
 
     /// An in-toto statement in a DSSE envelope, signed and logged as a
     /// `dsse` 0.0.1 entry; also the envelope's JSON, which the log hashed.
-    pub(crate) fn sign_statement(
-        &self,
-        payload: Vec<u8>,
-    ) -> Result<(Envelope, String, Vec<TransparencyLogEntry>)> {
+    pub(crate) fn sign_statement(&self, payload: Vec<u8>) -> Result<(Envelope, String, Witnesses)> {
         let sig = self.key.sign(&pae(INTOTO_PAYLOAD_TYPE, &payload))?;
         let envelope = Envelope {
             payload,
@@ -357,26 +388,28 @@ impl Session {
                 "verifiers": [STANDARD.encode(self.verifier_pem())],
             }}
         });
-        let entries = self.log(&entry)?;
-        Ok((envelope, envelope_json, entries))
+        let witnesses = self.witness(&envelope.signatures[0].sig, &entry)?;
+        Ok((envelope, envelope_json, witnesses))
     }
 
-    /// Uploads `entry` when a log is in use.
-    fn log(&self, entry: &Value) -> Result<Vec<TransparencyLogEntry>> {
-        let Some(rekor) = &self.rekor else {
-            return Ok(Vec::new());
-        };
-        let e = self.http.rekor_upload(rekor, entry)?;
-        eprintln!("tlog entry created with index: {}", e.log_index);
-        Ok(vec![e])
+    /// Timestamps `signature` when a TSA is in use, then uploads `entry`
+    /// when a log is (the order Go cosign uses).
+    fn witness(&self, signature: &[u8], entry: &Value) -> Result<Witnesses> {
+        let mut w = Witnesses::default();
+        if let Some(tsa) = &self.tsa {
+            w.timestamps.push(self.http.tsa_timestamp(tsa, signature)?);
+            eprintln!("Timestamped the signature with {tsa}");
+        }
+        if let Some(rekor) = &self.rekor {
+            let e = self.http.rekor_upload(rekor, entry)?;
+            eprintln!("tlog entry created with index: {}", e.log_index);
+            w.entries.push(e);
+        }
+        Ok(w)
     }
 
     /// A v0.3 bundle of `content` with this session's verification material.
-    pub(crate) fn bundle(
-        &self,
-        entries: Vec<TransparencyLogEntry>,
-        content: BundleContent,
-    ) -> Bundle {
+    pub(crate) fn bundle(&self, witnesses: Witnesses, content: BundleContent) -> Bundle {
         let material = match &self.leaf {
             Some(c) => VerificationMaterialContent::Certificate(X509Certificate {
                 raw_bytes: c.clone(),
@@ -389,20 +422,23 @@ impl Session {
             media_type: BUNDLE_MEDIA_TYPE_V0_3.into(),
             verification_material: VerificationMaterial {
                 content: material,
-                tlog_entries: entries,
-                timestamp_verification_data: None,
+                tlog_entries: witnesses.entries,
+                timestamp_verification_data: (!witnesses.timestamps.is_empty()).then(|| {
+                    TimestampVerificationData {
+                        rfc3161_timestamps: witnesses
+                            .timestamps
+                            .into_iter()
+                            .map(|signed_timestamp| Rfc3161SignedTimestamp { signed_timestamp })
+                            .collect(),
+                    }
+                }),
             },
             content,
         }
     }
 
-    fn write_bundle(
-        &self,
-        path: &str,
-        entries: Vec<TransparencyLogEntry>,
-        content: BundleContent,
-    ) -> Result<()> {
-        let bundle = self.bundle(entries, content);
+    fn write_bundle(&self, path: &str, witnesses: Witnesses, content: BundleContent) -> Result<()> {
+        let bundle = self.bundle(witnesses, content);
         write_file(Path::new(path), &serde_json::to_vec(&bundle)?, 0o644)?;
         eprintln!("Wrote bundle to file {path}");
         Ok(())
@@ -424,7 +460,7 @@ pub fn sign(
         alg,
         digest,
         signature,
-        entries,
+        witnesses,
     } = s.sign_message(&data)?;
     let verifier = s.verifier_pem();
     if let Some(path) = &a.bundle {
@@ -435,7 +471,7 @@ pub fn sign(
             }),
             signature: signature.clone(),
         });
-        s.write_bundle(path, entries, content)?;
+        s.write_bundle(path, witnesses, content)?;
     }
     if let Some(path) = &output_signature {
         write_file(
@@ -565,9 +601,9 @@ pub fn attest(a: &SigningFlags, src: StatementSource, blob: &str) -> Result<()> 
     let payload = statement(&src, blob)?;
     require_bundle(a)?;
     let s = Session::open(a)?;
-    let (envelope, envelope_json, entries) = s.sign_statement(payload)?;
+    let (envelope, envelope_json, witnesses) = s.sign_statement(payload)?;
     match &a.bundle {
-        Some(path) => s.write_bundle(path, entries, BundleContent::DsseEnvelope(envelope))?,
+        Some(path) => s.write_bundle(path, witnesses, BundleContent::DsseEnvelope(envelope))?,
         None => println!("{envelope_json}"),
     }
     Ok(())

@@ -200,6 +200,39 @@ impl Http {
 }
 
 impl Http {
+    /// RFC 3161: a timestamp over `signature` from the TSA at `url` (the
+    /// signing config's `tsaUrls[].url`, used as is). The request is DER,
+    /// SHA-256, with a nonce and `certReq` (as sigstore-python sends it); the
+    /// answer must be granted, stamp exactly this signature and echo the
+    /// nonce. Returns the DER `TimeStampResp` the bundle stores. Whether the
+    /// TSA is trusted is the verifier's question, not the signer's.
+    pub fn tsa_timestamp(&self, url: &str, signature: &[u8]) -> Result<Vec<u8>, ServiceError> {
+        use sigstack_core::tsp::{TimeStampRequest, TimeStampResponse};
+        const S: &str = "TSA";
+        let req = TimeStampRequest::for_data(HashAlgorithm::Sha256, signature);
+        let post = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/timestamp-query")
+            .body(req.to_der());
+        let (status, _, body) = self.send(S, post)?;
+        if status != 200 && status != 201 {
+            return Err(status_error(S, status, &body));
+        }
+        let resp = TimeStampResponse::from_der(&body).map_err(|e| response(S, e.to_string()))?;
+        let tst = &resp.tst_info;
+        if tst.hash.digest(signature) != tst.hashed_message {
+            return Err(response(S, "the timestamp is not over the signature"));
+        }
+        if tst.nonce != req.nonce {
+            return Err(response(
+                S,
+                "the timestamp does not echo the request's nonce",
+            ));
+        }
+        Ok(body)
+    }
+
     /// Rekor v1: the logged entry equal to `proposed` (`POST
     /// /api/v1/log/entries/retrieve`), for verifying a signature that came
     /// without a bundle. `Ok(None)`: the log has no such entry.

@@ -196,6 +196,44 @@ pub fn simple_signing_payload(
         .into_bytes()
 }
 
+/// The RFC 3161 timestamp annotation: `{"SignedRFC3161Timestamp": b64 DER}`
+/// (Go cosign's `bundle.RFC3161Timestamp`, no JSON tags either).
+const LEGACY_RFC3161: &str = "dev.sigstore.cosign/rfc3161timestamp";
+
+/// The legacy layer annotations for what vouches for a signature: the
+/// first log entry as the Rekor bundle, the first timestamp.
+fn legacy_witness_annotations(ann: &mut Value, w: &crate::blob::Witnesses) {
+    if let Some(e) = w.entries.first() {
+        ann[LEGACY_BUNDLE] = Value::String(rekor_bundle_annotation(e));
+    }
+    if let Some(t) = w.timestamps.first() {
+        ann[LEGACY_RFC3161] =
+            Value::String(json!({ "SignedRFC3161Timestamp": STANDARD.encode(t) }).to_string());
+    }
+}
+
+/// Puts a layer's RFC 3161 timestamp annotation, if any, into `b`.
+fn add_legacy_timestamp(b: &mut sigstack_core::trust::Bundle, ann: &Value) -> Result<()> {
+    let Some(text) = ann[LEGACY_RFC3161].as_str() else {
+        return Ok(());
+    };
+    let v: Value = serde_json::from_str(text)
+        .map_err(|e| anyhow!("the RFC 3161 timestamp annotation is not JSON: {e}"))?;
+    let der = v["SignedRFC3161Timestamp"]
+        .as_str()
+        .and_then(|t| STANDARD.decode(t).ok())
+        .ok_or_else(|| {
+            anyhow!("the RFC 3161 timestamp annotation has no base64 SignedRFC3161Timestamp")
+        })?;
+    b.verification_material.timestamp_verification_data =
+        Some(sigstack_core::trust::TimestampVerificationData {
+            rfc3161_timestamps: vec![sigstack_core::trust::Rfc3161SignedTimestamp {
+                signed_timestamp: der,
+            }],
+        });
+    Ok(())
+}
+
 /// The `dev.sigstore.cosign/bundle` annotation: Go's `RekorBundle`
 /// (capitalised outer fields: the struct has no JSON tags).
 fn rekor_bundle_annotation(e: &sigstack_core::trust::TransparencyLogEntry) -> String {
@@ -324,8 +362,8 @@ fn publish_statement(
     statement: Vec<u8>,
     predicate_type: &str,
 ) -> Result<String> {
-    let (envelope, _, entries) = s.sign_statement(statement)?;
-    let bundle = serde_json::to_vec(&s.bundle(entries, BundleContent::DsseEnvelope(envelope)))?;
+    let (envelope, _, witnesses) = s.sign_statement(statement)?;
+    let bundle = serde_json::to_vec(&s.bundle(witnesses, BundleContent::DsseEnvelope(envelope)))?;
     if let Some(path) = &a.bundle {
         crate::cli::write_file(std::path::Path::new(path), &bundle, 0o644)?;
     }
@@ -354,9 +392,7 @@ pub fn sign(
             for (k, v) in s.legacy_certificate_annotations() {
                 ann[k] = Value::String(v);
             }
-            if let Some(e) = signed.entries.first() {
-                ann[LEGACY_BUNDLE] = Value::String(rekor_bundle_annotation(e));
-            }
+            legacy_witness_annotations(&mut ann, &signed.witnesses);
             let tag = push_legacy_layer(&reg, &repo, &m.digest, LEGACY_SIG, &payload, ann)
                 .with_context(|| format!("pushing the signature of {}@{}", r.name(), m.digest))?;
             eprintln!("Pushing signature to: {}:{tag}", repo.name());
@@ -391,14 +427,12 @@ pub fn attest(
         let repo = signature_repo(&r)?;
         if !a.new_bundle_format {
             // The legacy .att layer: the envelope JSON exactly as logged.
-            let (_, envelope_json, entries) = s.sign_statement(stmt)?;
+            let (_, envelope_json, witnesses) = s.sign_statement(stmt)?;
             let mut ann = json!({"predicateType": uri, LEGACY_SIGNATURE: ""});
             for (k, v) in s.legacy_certificate_annotations() {
                 ann[k] = Value::String(v);
             }
-            if let Some(e) = entries.first() {
-                ann[LEGACY_BUNDLE] = Value::String(rekor_bundle_annotation(e));
-            }
+            legacy_witness_annotations(&mut ann, &witnesses);
             let tag = push_legacy_layer(
                 &reg,
                 &repo,
@@ -454,6 +488,7 @@ fn legacy_attestations(
         if c.opts.ignore_tlog {
             b.verification_material.tlog_entries.clear();
         }
+        add_legacy_timestamp(&mut b, ann)?;
         out.push(b);
     }
     Ok(out)
@@ -650,7 +685,7 @@ fn verify_legacy(
             if !rekor_bundle.is_null() {
                 legacy["rekorBundle"] = rekor_bundle;
             }
-            let bundle = if legacy.get("rekorBundle").is_some() {
+            let mut bundle = if legacy.get("rekorBundle").is_some() {
                 let mut b = crate::legacy::to_bundle(&legacy)?;
                 if opts.ignore_tlog {
                     b.verification_material.tlog_entries.clear();
@@ -665,6 +700,7 @@ fn verify_legacy(
             } else {
                 bail!("layer {ld} has no Rekor bundle: the signature was never logged (--insecure-ignore-tlog=true accepts that)");
             };
+            add_legacy_timestamp(&mut bundle, ann)?;
             verify::verify_bundle(&bundle, root, Artifact::Bytes(&payload), policy, opts)?;
             let p: Value = serde_json::from_slice(&payload)
                 .map_err(|e| anyhow!("layer {ld}: the payload is not JSON: {e}"))?;

@@ -506,3 +506,96 @@ fn key_signing_through_our_rekor_then_offline_verification() {
         "verify it with --key",
     );
 }
+
+/// A key signature timestamped by our TSA (in-process), no log: the bundle
+/// carries the RFC 3161 timestamp, and verification with
+/// `--use-signed-timestamps --insecure-ignore-tlog` needs the TSA in the
+/// trusted root, as Go cosign does.
+#[test]
+fn key_signing_with_a_timestamp_from_our_tsa() {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tsa = Arc::new(tsa::Tsa::ephemeral().unwrap());
+    let chain: Vec<Value> = tsa
+        .chain_der()
+        .iter()
+        .map(|d| json!({"rawBytes": STANDARD.encode(d)}))
+        .collect();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}/api/v1/timestamp", listener.local_addr().unwrap());
+    rt.spawn(tsa::serve(listener, tsa, None, std::future::pending()));
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let write = |name: &str, v: &Value| {
+        let p = d.join(name);
+        std::fs::write(&p, serde_json::to_vec(v).unwrap()).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let mut sc = signing_config_for("http://127.0.0.1:1");
+    sc["tsaUrls"] = json!([{"url": url, "majorApiVersion": 1,
+        "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "test"}]);
+    let sc = write("sc.json", &sc);
+    let mut root = trusted_root_for(&SigningKey::generate_p256().public_key(), "http://x");
+    root["timestampAuthorities"] = json!([{
+        "subject": {"organization": "sigstack", "commonName": "sigstack-tsa"},
+        "uri": url, "certChain": {"certificates": chain},
+        "validFor": {"start": "2020-01-01T00:00:00Z"}
+    }]);
+    let with_tsa = write("root.json", &root);
+    root["timestampAuthorities"] = json!([]);
+    let without_tsa = write("root-no-tsa.json", &root);
+    std::fs::write(d.join("a.txt"), "an artifact").unwrap();
+    ok(&cosign(d, &["generate-key-pair"]));
+    let o = Command::new(COSIGN)
+        .args(["sign-blob", "--key", "cosign.key", "--signing-config", &sc])
+        .args([
+            "--tlog-upload=false",
+            "--bundle",
+            "a.sigstore.json",
+            "a.txt",
+        ])
+        .current_dir(d)
+        .env("COSIGN_PASSWORD", "pw")
+        .env("NO_PROXY", "127.0.0.1")
+        .output()
+        .unwrap();
+    ok(&o);
+    let bundle: Value =
+        serde_json::from_slice(&std::fs::read(d.join("a.sigstore.json")).unwrap()).unwrap();
+    let vm = &bundle["verificationMaterial"];
+    assert!(vm["tlogEntries"].as_array().is_none_or(|a| a.is_empty()));
+    assert!(vm["timestampVerificationData"]["rfc3161Timestamps"][0]["signedTimestamp"].is_string());
+
+    let verify = |root: &str, bundle: &str| {
+        cosign(
+            d,
+            &[
+                "verify-blob",
+                "--key",
+                "cosign.pub",
+                "--trusted-root",
+                root,
+                "--insecure-ignore-tlog",
+                "--use-signed-timestamps",
+                "--bundle",
+                bundle,
+                "a.txt",
+            ],
+        )
+    };
+    ok(&verify(&with_tsa, "a.sigstore.json"));
+    refused(
+        &verify(&without_tsa, "a.sigstore.json"),
+        "RFC 3161 timestamp 0",
+    );
+    // A timestamp taken from another signature's bundle.
+    let mut other = bundle.clone();
+    other["messageSignature"]["signature"] = json!(STANDARD.encode([1u8; 70]));
+    let other = write("other.json", &other);
+    let o = verify(&with_tsa, &other);
+    assert_ne!(o.status.code(), Some(0));
+}
