@@ -2,10 +2,12 @@
 // sigstore-js peer for the Fulcio section of scripts/interop.sh (test glue, CommonJS).
 // The pinned packages live outside the clone: run with NODE_PATH=<prefix>/node_modules.
 //
-//   sigstore_js.js sign   --fulcio URL --rekor URL --token-file F --artifact A --bundle OUT
+//   sigstore_js.js sign   --fulcio URL --rekor URL [--tsa BASE-URL] --token-file F --artifact A --bundle OUT
 //       sigstore.sign() (public API of the `sigstore` package): ephemeral P-256 key,
 //       publicKeyRequest to our Fulcio with the token in the body (credentials),
-//       hashedrekord 0.0.1 entry in our Rekor v1. Writes the bundle JSON to OUT.
+//       hashedrekord 0.0.1 entry in our Rekor v1; with --tsa, an RFC 3161 timestamp from the
+//       TSA (sigstore-js posts the JSON form to BASE-URL/api/v1/timestamp). Writes the bundle
+//       JSON to OUT.
 //   sigstore_js.js verify --trust-config TC.json --bundle B --artifact A --identity E --issuer I
 //       @sigstore/verify Verifier over OUR trusted root (the `sigstore` package's verify()
 //       only takes a trusted root from TUF): chain to our Fulcio CA, 1 SCT from our CT log,
@@ -34,6 +36,7 @@ async function sign(a) {
   const bundle = await sigstore.sign(fs.readFileSync(a.artifact), {
     fulcioURL: a.fulcio,
     rekorURL: a.rekor,
+    ...(a.tsa ? { tsaServerURL: a.tsa } : {}),
     identityToken: fs.readFileSync(a['token-file'], 'utf8').trim(),
     tlogUpload: true,
     // No retries: a retried Fulcio request would log a second precertificate.
@@ -46,7 +49,8 @@ async function sign(a) {
   const key = vm.certificate ? 'certificate' : vm.x509CertificateChain ? 'x509CertificateChain' : 'no certificate';
   console.log(`bundle ${bundle.mediaType}, ${key}, ` +
     `tlog entry ${tlog.kindVersion ? `${tlog.kindVersion.kind} ${tlog.kindVersion.version}` : 'none'} ` +
-    `logIndex ${tlog.logIndex}`);
+    `logIndex ${tlog.logIndex}, ` +
+    `${((vm.timestampVerificationData || {}).rfc3161Timestamps || []).length} RFC 3161 timestamp(s)`);
 }
 
 function escapeRegExp(s) {

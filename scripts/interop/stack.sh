@@ -35,6 +35,8 @@ STK_BUILD_ENV=()
 
 # shellcheck source=interop/images.sh
 . "$HERE/images.sh"
+# shellcheck source=interop/tsa.sh
+. "$HERE/tsa.sh"
 
 stack_cleanup() {
     local st p
@@ -66,15 +68,15 @@ stk_ports() {
     echo "${got[*]}"
 }
 
-# stk_up OUT STATE OIDC CTLOG REKOR FULCIO TUF: scripts/up.sh; $S/OUT.out (stdout), $S/OUT.err (stderr)
+# stk_up OUT STATE OIDC CTLOG REKOR FULCIO TUF TSA: scripts/up.sh; $S/OUT.out (stdout), $S/OUT.err (stderr)
 stk_up() {
     local out=$1 st=$2
     env "${STK_BUILD_ENV[@]}" SIGSTACK_STATE="$st" SIGSTACK_OIDC_PORT="$3" SIGSTACK_CTLOG_PORT="$4" \
-        SIGSTACK_REKOR_PORT="$5" SIGSTACK_FULCIO_PORT="$6" SIGSTACK_TUF_PORT="$7" \
+        SIGSTACK_REKOR_PORT="$5" SIGSTACK_FULCIO_PORT="$6" SIGSTACK_TUF_PORT="$7" SIGSTACK_TSA_PORT="$8" \
         SIGSTACK_EXTRA_OIDC_ISSUERS="$STK_MOCK_URL" timeout 2400 "$ROOT/scripts/up.sh" >"$S/$out.out" 2>"$S/$out.err"
 }
 stk_up_main() { # OUT: up.sh on the stack under test with its ports
-    stk_up "$1" "$STK_STATE" "${STK_PORT[oidc]}" "${STK_PORT[ctlog]}" "${STK_PORT[rekor]}" "${STK_PORT[fulcio]}" "${STK_PORT[tuf]}"
+    stk_up "$1" "$STK_STATE" "${STK_PORT[oidc]}" "${STK_PORT[ctlog]}" "${STK_PORT[rekor]}" "${STK_PORT[fulcio]}" "${STK_PORT[tuf]}" "${STK_PORT[tsa]}"
 }
 stk_up_err() { printf 'scripts/up.sh exit %s; stderr: %s; stdout: %s' "$2" "$(tail -c 1200 "$S/$1.err")" "$(head -c 400 "$S/$1.out")"; }
 stk_down() { # OUT STATE
@@ -232,17 +234,18 @@ stack_section() {
     else
         STK_BUILD_ENV=(SIGSTACK_BIN_DIR="$BIN_DIR")
     fi
-    read -r STK_PORT[oidc] STK_PORT[ctlog] STK_PORT[rekor] STK_PORT[fulcio] STK_PORT[tuf] <<<"$(stk_ports 5)"
+    read -r STK_PORT[oidc] STK_PORT[ctlog] STK_PORT[rekor] STK_PORT[fulcio] STK_PORT[tuf] STK_PORT[tsa] <<<"$(stk_ports 6)"
     local -A want_url=([SIGSTACK_OIDC_ISSUER]="http://127.0.0.1:${STK_PORT[oidc]}"
         [SIGSTACK_CTLOG_URL]="http://127.0.0.1:${STK_PORT[ctlog]}" [SIGSTACK_REKOR_URL]="http://127.0.0.1:${STK_PORT[rekor]}"
-        [SIGSTACK_FULCIO_URL]="http://127.0.0.1:${STK_PORT[fulcio]}" [SIGSTACK_TUF_URL]="http://127.0.0.1:${STK_PORT[tuf]}")
-    name="stack: scripts/up.sh (fresh SIGSTACK_STATE, 5 free ports, SIGSTACK_EXTRA_OIDC_ISSUERS=mock) exits 0 and prints the URLs"
+        [SIGSTACK_FULCIO_URL]="http://127.0.0.1:${STK_PORT[fulcio]}" [SIGSTACK_TUF_URL]="http://127.0.0.1:${STK_PORT[tuf]}"
+        [SIGSTACK_TSA_URL]="http://127.0.0.1:${STK_PORT[tsa]}/api/v1/timestamp")
+    name="stack: scripts/up.sh (fresh SIGSTACK_STATE, 6 free ports, SIGSTACK_EXTRA_OIDC_ISSUERS=mock) exits 0 and prints the URLs"
     local t0 t1 healthy_ms=""
     if [ -z "$SERVER_BIN" ] || [ -z "$BIN_DIR" ]; then
         fail "$name" "no binaries: the harness build failed (see the build case)"
     else
         t0=$(date +%s%N)
-        stk_up up1 "$STK_STATE" "${STK_PORT[oidc]}" "${STK_PORT[ctlog]}" "${STK_PORT[rekor]}" "${STK_PORT[fulcio]}" "${STK_PORT[tuf]}"
+        stk_up_main up1
         rc=$?
         t1=$(date +%s%N)
         healthy_ms=$(sed -n 's/.*services healthy \([0-9][0-9]*\) ms after the build.*/\1/p' "$S/up1.out" | head -1)
@@ -260,7 +263,7 @@ stack_section() {
     fi
 
     name="stack: <state>/env exports every SIGSTACK_* variable (URLs on the chosen ports, absolute paths that exist)"
-    local vars=(SIGSTACK_STATE SIGSTACK_FULCIO_URL SIGSTACK_REKOR_URL SIGSTACK_CTLOG_URL SIGSTACK_TUF_URL SIGSTACK_OIDC_ISSUER
+    local vars=(SIGSTACK_STATE SIGSTACK_FULCIO_URL SIGSTACK_REKOR_URL SIGSTACK_CTLOG_URL SIGSTACK_TUF_URL SIGSTACK_TSA_URL SIGSTACK_OIDC_ISSUER
         SIGSTACK_TRUSTED_ROOT SIGSTACK_SIGNING_CONFIG SIGSTACK_CLIENT_TRUST_CONFIG SIGSTACK_TUF_ROOT_JSON)
     if [ -s "$STK_STATE/env" ]; then
         # Sourced in a clean shell; printenv sees only what the file exports.
@@ -289,11 +292,11 @@ stack_section() {
         fail "$name" "$STK_STATE/env was not written"
     fi
 
-    name="stack: every service answers at its URL (oidc-dev, ctlog-server, rekor-server, fulcio, tuf-root /healthz)"
+    name="stack: every service answers at its URL (oidc-dev, ctlog-server, rekor-server, fulcio, timestamp-server, tuf-root /healthz)"
     if stk_need "$name" up; then
         bad=""
-        for v in SIGSTACK_OIDC_ISSUER SIGSTACK_CTLOG_URL SIGSTACK_REKOR_URL SIGSTACK_FULCIO_URL SIGSTACK_TUF_URL; do
-            stk_healthy "${STK_ENV[$v]}/healthz" || bad+="$v ${STK_ENV[$v]}/healthz does not answer 200; "
+        for v in SIGSTACK_OIDC_ISSUER SIGSTACK_CTLOG_URL SIGSTACK_REKOR_URL SIGSTACK_FULCIO_URL SIGSTACK_TUF_URL SIGSTACK_TSA_URL; do
+            stk_healthy "${STK_ENV[$v]%/api/v1/timestamp}/healthz" || bad+="$v ${STK_ENV[$v]%/api/v1/timestamp}/healthz does not answer 200; "
         done
         check "$name" "$([ -z "$bad" ] && echo 0 || echo 1)" "$bad"
     fi
@@ -1010,23 +1013,26 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
         echo "$sz" >"$S/last-size"
     }
 
+    # --- RFC 3161 timestamps (scripts/interop/tsa.sh) ---------------------------------------
+    tsa_cases
+
     # --- container images against a real registry (scripts/interop/images.sh) ---------------
     images_cases
 
-    name="stack: second scripts/up.sh reuses the state (exit 0, all 5 'already running', same trusted_root.json + 1.root.json sha256, log kept)"
+    name="stack: second scripts/up.sh reuses the state (exit 0, all 6 'already running', same trusted_root.json + 1.root.json sha256, log kept)"
     if stk_need "$name" up; then
         stk_up_main up2
         rc=$?
         bad=""
         [ "$rc" -eq 0 ] || bad+="$(stk_up_err up2 "$rc"); "
-        for p in oidc-dev ctlog-server rekor-server fulcio tuf-root; do
+        for p in oidc-dev ctlog-server rekor-server fulcio timestamp-server tuf-root; do
             grep -q "$p already running" "$S/up2.err" || bad+="no '$p already running'; "
         done
         bad+=$(stk_same_state)
         check "$name" "$([ -z "$bad" ] && echo 0 || echo 1)" "$bad stderr: $(tail -c 600 "$S/up2.err")"
     fi
 
-    name="stack: kill -9 rekor-server, scripts/up.sh brings it back (same key and log; the 4 others left running)"
+    name="stack: kill -9 rekor-server, scripts/up.sh brings it back (same key and log; the 5 others left running)"
     if stk_need "$name" up; then
         local rpid npid i
         rpid=$(cat "$STK_STATE/run/rekor-server.pid" 2>/dev/null)
@@ -1044,7 +1050,7 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
             npid=$(cat "$STK_STATE/run/rekor-server.pid" 2>/dev/null)
             [ -n "$npid" ] && [ "$npid" != "$rpid" ] && stk_alive "$npid" || bad+="rekor-server pid file '$npid' (old $rpid) is not a new live process; "
             grep -q 'rekor-server already running' "$S/up3.err" && bad+="up.sh claims rekor-server is running; "
-            for p in oidc-dev ctlog-server fulcio tuf-root; do
+            for p in oidc-dev ctlog-server fulcio timestamp-server tuf-root; do
                 grep -q "$p already running" "$S/up3.err" || bad+="$p was not left running; "
             done
             stk_healthy "${STK_ENV[SIGSTACK_REKOR_URL]}/healthz" || bad+="rekor /healthz does not answer; "
@@ -1071,7 +1077,7 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 
     name="stack: scripts/up.sh on a 2nd state dir whose rekor port is taken (python3 -m http.server): exit != 0, names the port, creates no keys"
     local p2 hp
-    read -r -a p2 <<<"$(stk_ports 5)"
+    read -r -a p2 <<<"$(stk_ports 6)"
     if [ "$(which python3)" ]; then
         mkdir -p "$S/http-root"
         python3 -m http.server "${p2[2]}" --bind 127.0.0.1 --directory "$S/http-root" >"$S/http.log" 2>&1 &
@@ -1079,7 +1085,7 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
         if ! wait_healthy "http://127.0.0.1:${p2[2]}/" "$STK_HTTP_PID"; then
             fail "$name" "python3 -m http.server did not start on ${p2[2]}: $(tail -c 400 "$S/http.log")"
         else
-            stk_up up-taken "$STK_STATE2" "${p2[0]}" "${p2[1]}" "${p2[2]}" "${p2[3]}" "${p2[4]}"
+            stk_up up-taken "$STK_STATE2" "${p2[0]}" "${p2[1]}" "${p2[2]}" "${p2[3]}" "${p2[4]}" "${p2[5]}"
             rc=$?
             bad=""
             [ "$rc" -ne 0 ] || bad+="up.sh exited 0; "
@@ -1088,10 +1094,10 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
             local made
             made=$(cd "$STK_STATE2" 2>/dev/null && find . -type f ! -name build.log ! -path './logs/*' | head -10 | tr '\n' ' ')
             [ -z "$made" ] || bad+="files created in the 2nd state dir: $made; "
-            for d in fulcio ctlog rekor oidc tuf initialized; do
+            for d in fulcio ctlog rekor oidc tuf tsa initialized; do
                 [ ! -e "$STK_STATE2/$d" ] || bad+="$STK_STATE2/$d created; "
             done
-            for i in 0 1 3 4; do
+            for i in 0 1 3 4 5; do
                 stk_listening "${p2[$i]}" && bad+="port ${p2[$i]} of the 2nd stack is listening (a service was started); "
             done
             kill "$STK_HTTP_PID" 2>/dev/null
@@ -1112,7 +1118,7 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
         st=$?
         t1=$(date +%s%N)
         [ "$st" -eq 0 ] || bad+="down.sh exit $st; "
-        [ "${#pids[@]}" = 5 ] || bad+="${#pids[@]} pid files before down.sh (want 5); "
+        [ "${#pids[@]}" = 6 ] || bad+="${#pids[@]} pid files before down.sh (want 6); "
         for pid in "${pids[@]}"; do stk_alive "$pid" && bad+="pid $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-80)) still alive; "; done
         for p in "${STK_PORT[@]}"; do stk_listening "$p" && bad+="port $p still accepts connections; "; done
         [ -z "$(ls "$STK_STATE"/run/*.pid 2>/dev/null)" ] || bad+="pid files left: $(ls "$STK_STATE"/run/*.pid | tr '\n' ' '); "
@@ -1123,7 +1129,7 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
             fail "$name" "$bad down.sh output: $(tail -c 600 "$S/$out.out")"
         fi
     }
-    name="stack: scripts/down.sh stops everything (no pid alive, all 5 ports free, pid files removed)"
+    name="stack: scripts/down.sh stops everything (no pid alive, all 6 ports free, pid files removed)"
     if stk_need "$name" up; then
         stk_down_case "$name" down1
     fi
