@@ -11,6 +11,7 @@ pub mod keys;
 pub mod merkle;
 pub mod note;
 pub mod pem;
+pub mod rekor_v2;
 pub mod trust;
 pub mod tsp;
 pub mod tuf;

@@ -231,7 +231,10 @@ pub fn verify_bundle(
         .map_err(|e| VerifyError::Timestamp { index, reason: e.0 })?;
         observer_times.push(v.time);
     }
-    if opts.require_timestamp && stamps.is_empty() {
+    // Rekor v2 entries carry no integrated time: a bundle whose entries are
+    // all v2 needs a signed timestamp (cosign sets --use-signed-timestamps).
+    let only_v2 = !opts.ignore_tlog && !entries.is_empty() && entries.iter().all(is_v2);
+    if (opts.require_timestamp || only_v2) && stamps.is_empty() {
         return Err(VerifyError::NoTimestamp);
     }
 
@@ -558,16 +561,49 @@ fn verify_entry(
             .map_err(|_| "the signed entry timestamp (SET) does not verify with the log's key")?;
     }
     if let Some(proof) = &entry.inclusion_proof {
-        verify_inclusion_proof(entry, proof, &key)?;
+        verify_inclusion_proof(entry, proof, &key, log)?;
+    } else if is_v2(entry) {
+        return Err("a Rekor v2 entry needs an inclusion proof".into());
     }
     check_body(entry, signer, content)?;
     Ok(integrated)
+}
+
+/// Whether an entry is from a Rekor v2 (tiles) log, whose checkpoints are
+/// C2SP notes under the log's host name. (`intoto` 0.0.2 is a v1 kind.)
+fn is_v2(entry: &TransparencyLogEntry) -> bool {
+    matches!(
+        (
+            entry.kind_version.kind.as_str(),
+            entry.kind_version.version.as_str()
+        ),
+        ("hashedrekord", "0.0.2") | ("dsse", "0.0.2")
+    )
+}
+
+/// The host of a URL, without port (brackets kept off IPv6): a v2 log's
+/// checkpoint origin and key name (sigstore-go derives it from `baseUrl` the
+/// same way), and a v1 log's default checkpoint signer name.
+pub fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next()?
+    } else {
+        authority.split(':').next()?
+    };
+    (!host.is_empty()).then_some(host)
 }
 
 fn verify_inclusion_proof(
     entry: &TransparencyLogEntry,
     proof: &crate::trust::InclusionProof,
     key: &PublicKey,
+    log: &TransparencyLogInstance,
 ) -> Result<(), String> {
     let to_hash = |b: &[u8]| -> Result<merkle::Hash, String> {
         b.try_into()
@@ -598,10 +634,23 @@ fn verify_inclusion_proof(
     // A v1 checkpoint is signed under the log's name with the hint
     // SHA-256(SPKI)[..4]; the name is not bound to the trusted root (only its
     // key is), so any line with the key's hint must verify and one must exist.
+    // A v2 checkpoint's origin and key name are the log URL's host, and an
+    // Ed25519 key's hint is its C2SP key ID under that name (ECDSA: the same
+    // SHA-256(SPKI) hint). Other lines (witness cosignatures) are skipped.
     let spki = key.to_spki_der();
-    let hint = note::rekor_v1_key_hint(&spki);
+    let v2 = is_v2(entry);
+    let origin = url_host(&log.base_url).unwrap_or_default();
+    let hint = match key {
+        PublicKey::Ed25519(k) if v2 => {
+            note::key_hint(&note::c2sp_ed25519_key_id(origin, k.as_bytes()))
+        }
+        _ => note::rekor_v1_key_hint(&spki),
+    };
     let mut verified = false;
     for sig in note.signatures.iter().filter(|s| s.key_hint == hint) {
+        if v2 && sig.name != origin {
+            continue;
+        }
         key.verify_message(note.body.as_bytes(), &sig.signature)
             .map_err(|_| format!("the checkpoint signature by {:?} does not verify", sig.name))?;
         verified = true;
@@ -612,6 +661,12 @@ fn verify_inclusion_proof(
     let cp = note.checkpoint().map_err(|e| format!("checkpoint: {e}"))?;
     if cp.size != size || cp.root_hash != root_hash {
         return Err("the checkpoint's size and root do not match the inclusion proof's".into());
+    }
+    if v2 && cp.origin != origin {
+        return Err(format!(
+            "the checkpoint origin {:?} is not the log's host {origin:?}",
+            cp.origin
+        ));
     }
     Ok(())
 }
@@ -646,6 +701,47 @@ fn check_body(
             .map_err(|_| format!("the body's {what} is not base64"))
     };
     match (kind, version, content) {
+        // Rekor v2: rebuild the entry from the bundle and compare bytes, as
+        // sigstore-go does (it never trusts the logged body).
+        ("hashedrekord", "0.0.2", _) => {
+            let key = signer.key();
+            let details = crate::rekor_v2::default_details(key)?;
+            let hash = crate::rekor_v2::hash_for(key, details)?;
+            let digest = match content {
+                SignedContent::Message {
+                    digest: Some((_, d)),
+                    ..
+                } => d.to_vec(),
+                SignedContent::Message { digest: None, .. } => {
+                    return Err("a Rekor v2 entry needs the bundle's message digest".into())
+                }
+                SignedContent::Dsse {
+                    payload_type,
+                    payload,
+                    ..
+                } => hash.digest(&pae(payload_type, payload)),
+            };
+            let verifier = match signer {
+                Signer::Certificate { der, .. } => {
+                    crate::rekor_v2::Verifier::Certificate(der.clone())
+                }
+                Signer::Key(k) => crate::rekor_v2::Verifier::PublicKey(k.to_spki_der()),
+            };
+            let want = crate::rekor_v2::hashedrekord_body(&crate::rekor_v2::HashedRekordRequest {
+                digest,
+                signature: crate::rekor_v2::Signature {
+                    content: content.signature().to_vec(),
+                    verifier,
+                    key_details: details,
+                },
+            })?;
+            if want != entry.canonicalized_body {
+                return Err(
+                    "the logged entry is not this bundle's signature, signer and digest".into(),
+                );
+            }
+            Ok(())
+        }
         ("hashedrekord", "0.0.1", SignedContent::Message { digest, signature }) => {
             let sig = b64(spec.pointer("/signature/content"), "signature")?;
             if sig != *signature {

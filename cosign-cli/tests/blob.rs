@@ -231,6 +231,7 @@ fn key_signing_through_our_rekor_then_offline_verification() {
             log: Default::default(),
             max_request_bytes: 4 << 20,
             block_cache_bytes: 8 << 20,
+            v2: None,
         })
         .unwrap(),
     );

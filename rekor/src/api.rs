@@ -79,6 +79,9 @@ pub fn router(svc: Arc<Service>) -> Router {
         .route("/api/v1/log/publicKey", get(public_key))
         .route("/api/v1/log/proof", get(log_proof))
         .route("/api/v1/index/retrieve", post(search_index))
+        .route("/api/v2/log/entries", post(create_entry_v2))
+        .route("/checkpoint", get(v2_checkpoint))
+        .route("/tile/{*path}", get(v2_tile))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "path not found") })
@@ -258,4 +261,112 @@ async fn healthz(State(svc): State<Arc<Service>>) -> Response {
 
 async fn metrics(State(svc): State<Arc<Service>>) -> Response {
     sigstack_http::metrics_response(svc.render_metrics())
+}
+
+// ---------------------------------------------------------------- Rekor v2
+
+/// grpc-gateway's error body (`{"code": <gRPC code>, "message", "details"}`),
+/// which rekor-tiles' clients parse, with its HTTP status.
+fn v2_error(status: StatusCode, grpc_code: u16, message: impl Into<String>) -> Response {
+    sigstack_http::json_response(
+        status,
+        &json!({"code": grpc_code, "message": message.into(), "details": []}),
+    )
+}
+
+fn no_v2() -> Response {
+    v2_error(StatusCode::NOT_FOUND, 5, "this server runs no Rekor v2 log")
+}
+
+async fn create_entry_v2(State(svc): State<Arc<Service>>, body: Body) -> Response {
+    use crate::v2::WriteError;
+    let Some(log) = svc.v2() else {
+        return no_v2();
+    };
+    let limit = svc.max_request_bytes();
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return v2_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            8,
+            format!("request body exceeds the maximum of {limit} bytes"),
+        );
+    };
+    match log.create(&bytes).await {
+        Ok(entry) => {
+            svc.metrics().outcome("v2-hashedrekord", "added");
+            sigstack_http::json_response(StatusCode::CREATED, &entry)
+        }
+        Err(e) => {
+            let (status, code, outcome) = match &e {
+                WriteError::Invalid(_) | WriteError::TooLarge(_) => {
+                    (StatusCode::BAD_REQUEST, 3, "invalid")
+                }
+                WriteError::Duplicate(_) => (StatusCode::CONFLICT, 6, "duplicate"),
+                WriteError::Busy => (StatusCode::SERVICE_UNAVAILABLE, 14, "busy"),
+                WriteError::Internal(m) => {
+                    tracing::error!(error = %m, "v2 append failed");
+                    (StatusCode::INTERNAL_SERVER_ERROR, 2, "error")
+                }
+            };
+            svc.metrics().outcome("v2-hashedrekord", outcome);
+            let mut resp = v2_error(status, code, e.to_string());
+            if let WriteError::Duplicate(i) = e {
+                if let Ok(v) = HeaderValue::from_str(&i.to_string()) {
+                    resp.headers_mut().insert("x-log-index", v);
+                }
+            }
+            resp
+        }
+    }
+}
+
+async fn v2_checkpoint(State(svc): State<Arc<Service>>) -> Response {
+    let Some(log) = svc.v2() else {
+        return no_v2();
+    };
+    let mut resp = Response::new(Body::from(log.head().checkpoint.to_vec()));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+/// Tiles and entry bundles never change once they exist (a partial tile of
+/// width W is final for that width), so they are cached for good.
+async fn v2_tile(State(svc): State<Arc<Service>>, Path(path): Path<String>) -> Response {
+    let Some(log) = svc.v2() else {
+        return no_v2();
+    };
+    let Some((level, index, width)) = crate::v2::parse_tile_path(&path) else {
+        return (StatusCode::NOT_FOUND, "not a tile path\n").into_response();
+    };
+    let found = match level {
+        Some(l) => log.tile(l, index, width),
+        None => log.entry_bundle(index, width),
+    };
+    match found {
+        Ok(Some(bytes)) => {
+            let mut resp = Response::new(Body::from(bytes));
+            let h = resp.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=31536000, immutable"),
+            );
+            resp
+        }
+        Ok(None) => (StatusCode::NOT_FOUND, "no such tile yet\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "reading a tile failed");
+            v2_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                2,
+                "internal error reading the log",
+            )
+        }
+    }
 }

@@ -47,6 +47,19 @@ pub struct Args {
     /// Largest accepted request body in bytes.
     #[arg(long, env = "REKOR_MAX_REQUEST_BYTES")]
     pub max_request_bytes: Option<usize>,
+    /// Also run a Rekor v2 (tlog-tiles) log: `POST /api/v2/log/entries`,
+    /// `/checkpoint`, `/tile/...`, in `<data_dir>/v2`.
+    #[arg(long = "v2", env = "REKOR_V2", default_value_t = false, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub v2: bool,
+    /// PEM private key of the v2 log's checkpoints (Ed25519, or ECDSA
+    /// P-256; passphrase from REKOR_V2_SIGNING_KEY_PASSPHRASE). Default:
+    /// <data_dir>/v2/log-key.pem, an Ed25519 key generated on first start.
+    #[arg(long = "v2-signing-key", env = "REKOR_V2_SIGNING_KEY")]
+    pub v2_signing_key: Option<PathBuf>,
+    /// The v2 checkpoint origin and key name: the host name clients see in
+    /// the log's URL (default: hostname).
+    #[arg(long = "v2-origin", env = "REKOR_V2_ORIGIN")]
+    pub v2_origin: Option<String>,
     #[command(flatten)]
     pub tls: sigstack_http::tls::TlsArgs,
 }
@@ -65,6 +78,9 @@ pub struct FileConfig {
     pub batch_linger_ms: Option<u64>,
     pub max_request_bytes: Option<usize>,
     pub block_cache_mb: Option<usize>,
+    pub v2: Option<bool>,
+    pub v2_signing_key: Option<PathBuf>,
+    pub v2_origin: Option<String>,
 }
 
 /// Resolved configuration.
@@ -82,6 +98,17 @@ pub struct Config {
     pub batch_linger: Duration,
     pub max_request_bytes: usize,
     pub block_cache_bytes: usize,
+    pub v2: Option<V2Config>,
+}
+
+/// The v2 log's settings, when it runs.
+#[derive(Debug, Clone)]
+pub struct V2Config {
+    pub data_dir: PathBuf,
+    pub signing_key: PathBuf,
+    /// True when the key path was defaulted (it may be generated).
+    pub signing_key_defaulted: bool,
+    pub origin: String,
 }
 
 pub use sigstack_tlog::server::ConfigError;
@@ -140,7 +167,38 @@ impl Config {
                 "hostname {hostname:?} must appear in base_url {base_url:?}: clients match the checkpoint signer name against the log URL"
             )));
         }
+        let v2 = if args.v2 || file.v2.unwrap_or(false) {
+            let data_dir = log.data_dir.join("v2");
+            let (signing_key, signing_key_defaulted) =
+                match args.v2_signing_key.clone().or(file.v2_signing_key) {
+                    Some(p) => (p, false),
+                    None => (data_dir.join("log-key.pem"), true),
+                };
+            let origin = args
+                .v2_origin
+                .clone()
+                .or(file.v2_origin)
+                .unwrap_or_else(|| hostname.clone());
+            if !base_url.contains(&origin) {
+                return Err(ConfigError::Invalid(format!(
+                    "v2 origin {origin:?} must be the host of the log URL {base_url:?}: clients derive the origin from it"
+                )));
+            }
+            Some(V2Config {
+                data_dir,
+                signing_key,
+                signing_key_defaulted,
+                origin,
+            })
+        } else if args.v2_signing_key.is_some() || args.v2_origin.is_some() {
+            return Err(ConfigError::Invalid(
+                "v2 settings are given but the v2 log is not enabled (--v2)".into(),
+            ));
+        } else {
+            None
+        };
         Ok(Config {
+            v2,
             listen,
             data_dir: log.data_dir,
             signing_key: log.signing_key,
@@ -158,18 +216,7 @@ impl Config {
 
 /// Host part of an http(s) URL, without port (brackets kept off IPv6).
 pub fn url_host(url: &str) -> Option<String> {
-    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority
-        .rsplit_once('@')
-        .map(|(_, h)| h)
-        .unwrap_or(authority);
-    let host = if let Some(v6) = authority.strip_prefix('[') {
-        v6.split(']').next()?
-    } else {
-        authority.split(':').next()?
-    };
-    (!host.is_empty()).then(|| host.to_string())
+    sigstack_core::verify::url_host(url).map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -201,6 +248,33 @@ mod tests {
             ..Default::default()
         };
         assert!(Config::resolve(&b).is_err());
+    }
+
+    #[test]
+    fn v2_settings() {
+        let c = Config::resolve(&Args {
+            v2: true,
+            ..Default::default()
+        })
+        .unwrap();
+        let v2 = c.v2.unwrap();
+        assert_eq!(v2.origin, "127.0.0.1");
+        assert!(v2.signing_key_defaulted);
+        assert!(v2.data_dir.ends_with("v2"));
+        // The origin must be the log URL's host (clients derive it from there).
+        assert!(Config::resolve(&Args {
+            v2: true,
+            v2_origin: Some("other.example".into()),
+            ..Default::default()
+        })
+        .is_err());
+        // v2 settings without --v2: a mistake, refused.
+        assert!(Config::resolve(&Args {
+            v2_origin: Some("127.0.0.1".into()),
+            ..Default::default()
+        })
+        .is_err());
+        assert!(Config::resolve(&Args::default()).unwrap().v2.is_none());
     }
 
     #[test]

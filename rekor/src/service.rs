@@ -39,6 +39,8 @@ pub struct ServiceOptions {
     pub log: LogOptions,
     pub max_request_bytes: usize,
     pub block_cache_bytes: usize,
+    /// The Rekor v2 (tiles) log served next to v1, if enabled.
+    pub v2: Option<crate::v2::TilesOptions>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +76,7 @@ pub struct Service {
     hostname: String,
     max_request_bytes: usize,
     metrics: LogMetrics,
+    v2: Option<crate::v2::TilesLog>,
 }
 
 fn random_tree_id() -> i64 {
@@ -92,23 +95,13 @@ fn getrandom_fill(buf: &mut [u8]) -> std::io::Result<()> {
 
 impl Service {
     pub fn open(opts: ServiceOptions) -> Result<Self, ServiceError> {
-        std::fs::create_dir_all(&opts.data_dir).map_err(|e| {
-            ServiceError::Config(format!(
-                "cannot create data dir {}: {e}",
-                opts.data_dir.display()
-            ))
-        })?;
-        let store = Arc::new(RocksStore::open(
-            &opts.data_dir,
-            &RocksOptions {
-                block_cache_bytes: opts.block_cache_bytes,
-            },
-        )?);
+        let store = open_store(&opts.data_dir, opts.block_cache_bytes)?;
         let key = Arc::new(opts.key);
         let tree_id = pin_identity(store.as_ref(), &key, opts.tree_id)?;
         let signer = Arc::new(V1Checkpointer::new(key.clone(), &opts.hostname, tree_id));
         let sealer = Arc::new(SetSealer(key.clone()));
         let log = Log::open_sealed(store, signer, Some(sealer), opts.log)?;
+        let v2 = opts.v2.map(crate::v2::TilesLog::open).transpose()?;
         let metrics = LogMetrics::new(
             "rekor",
             "entries",
@@ -122,6 +115,7 @@ impl Service {
             hostname: opts.hostname,
             max_request_bytes: opts.max_request_bytes,
             metrics,
+            v2,
         })
     }
 
@@ -135,6 +129,11 @@ impl Service {
 
     pub fn render_metrics(&self) -> String {
         self.metrics.render(&self.log)
+    }
+
+    /// The v2 log, when this server runs one.
+    pub fn v2(&self) -> Option<&crate::v2::TilesLog> {
+        self.v2.as_ref()
     }
 
     pub fn max_request_bytes(&self) -> usize {
@@ -549,6 +548,21 @@ fn entry_error(e: EntryError) -> ApiError {
 }
 
 /// Pins tree ID and log ID in the store on first start; refuses a mismatch later.
+/// Creates `dir` if needed and opens the RocksDB store in it (a second
+/// process on the same directory is refused by RocksDB's lock).
+pub(crate) fn open_store(
+    dir: &std::path::Path,
+    block_cache_bytes: usize,
+) -> Result<Arc<RocksStore>, ServiceError> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        ServiceError::Config(format!("cannot create data dir {}: {e}", dir.display()))
+    })?;
+    Ok(Arc::new(RocksStore::open(
+        dir,
+        &RocksOptions { block_cache_bytes },
+    )?))
+}
+
 fn pin_identity(
     store: &dyn Store,
     key: &LogKey,

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use sigstack_core::jcs;
 use sigstack_core::keys::{HashAlgorithm, KeyMaterial, PublicKey};
-use x509_names::subject_alt_names;
+pub use x509_names::subject_alt_names;
 
 /// A validated, canonicalized entry ready to append.
 #[derive(Debug, Clone)]

@@ -614,6 +614,57 @@ fn rfc3161_timestamps_from_the_staging_tsa_verify() {
     let v = verify_bundle(&dsse, &r, Artifact::Unchecked, &conformance, &strict).unwrap();
     assert_eq!(v.observer_times, vec![datetime!(2026-05-13 19:23:33 UTC)]);
 
+    // With the log entry: the Rekor v2 entry's proof, C2SP checkpoint and
+    // rebuilt body verify too; it gives no time, the timestamp does.
+    for (bundle_name, artifact, policy) in [
+        ("staging-rekor-v2.txt.sigstore.json", artifact, &any),
+        (
+            "a.dsse.staging-rekor-v2.txt.sigstore.json",
+            Artifact::Unchecked,
+            &conformance,
+        ),
+    ] {
+        let bv2 = bundle(bundle_name);
+        let v = verify_bundle(&bv2, &r, artifact, policy, &opts()).unwrap();
+        assert_eq!(v.observer_times.len(), 1, "{bundle_name}");
+        assert_eq!(v.log_indices.len(), 1);
+        // The body must be this bundle's: another signature is refused.
+        let mut other = bv2.clone();
+        match &mut other.content {
+            BundleContent::MessageSignature(m) => m.signature[5] ^= 1,
+            BundleContent::DsseEnvelope(e) => e.signatures[0].sig[5] ^= 1,
+        }
+        assert!(verify_bundle(
+            &other,
+            &r,
+            artifact,
+            policy,
+            &Options {
+                ignore_sct: true,
+                ..opts()
+            }
+        )
+        .is_err());
+        // A tampered checkpoint signature.
+        let mut cp = bv2.clone();
+        let proof = cp.verification_material.tlog_entries[0]
+            .inclusion_proof
+            .as_mut()
+            .unwrap();
+        let env = &mut proof.checkpoint.as_mut().unwrap().envelope;
+        *env = env.replace(
+            &format!("\n{}\n", proof.tree_size),
+            &format!("\n{}\n", proof.tree_size + 1),
+        );
+        let err = verify_bundle(&cp, &r, artifact, policy, &opts()).unwrap_err();
+        assert!(matches!(err, VerifyError::Tlog { .. }), "{err}");
+        // Without the timestamp, a v2-only bundle has no time: refused.
+        let mut no_ts = bv2.clone();
+        no_ts.verification_material.timestamp_verification_data = None;
+        let err = verify_bundle(&no_ts, &r, artifact, policy, &opts()).unwrap_err();
+        assert!(matches!(err, VerifyError::NoTimestamp), "{err}");
+    }
+
     // A trusted root without the TSA.
     let mut no_tsa = r.clone();
     no_tsa.timestamp_authorities.clear();

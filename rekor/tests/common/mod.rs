@@ -56,6 +56,7 @@ pub fn options(
         log: Default::default(),
         max_request_bytes,
         block_cache_bytes: 8 << 20,
+        v2: None,
     }
 }
 
