@@ -67,32 +67,40 @@ fn not_found() -> Response {
 }
 
 pub fn router(svc: Arc<Service>) -> Router {
-    Router::new()
-        .route(
-            "/api/v1/log/entries",
-            post(create_entry).get(entry_by_index),
-        )
-        .route("/api/v1/log/entries/retrieve", post(search_log_query))
-        .route("/api/v1/log/entries/retrieve/", post(search_log_query))
-        .route("/api/v1/log/entries/{id}", get(entry_by_uuid))
-        .route("/api/v1/log", get(log_info))
-        .route("/api/v1/log/publicKey", get(public_key))
-        .route("/api/v1/log/proof", get(log_proof))
-        .route("/api/v1/index/retrieve", post(search_index))
+    // The v2 routes, at the v2 log's URL path (rekor-tiles serves them at
+    // its root; here they share a listener with v1).
+    let v2 = Router::new()
         .route("/api/v2/log/entries", post(create_entry_v2))
         .route("/checkpoint", get(v2_checkpoint))
-        .route("/tile/{*path}", get(v2_tile))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "path not found") })
-        // Metrics by matched route (not raw path, so that entry IDs do not
-        // explode label cardinality).
-        .layer(middleware::from_fn_with_state(
-            svc.metrics().http.clone(),
-            sigstack_http::observe,
-        ))
-        .layer(middleware::from_fn(no_cache))
-        .with_state(svc)
+        .route("/tile/{*path}", get(v2_tile));
+    let prefix = svc.v2().map(|l| l.path_prefix().to_owned());
+    let base = match prefix.as_deref() {
+        Some("") => v2,
+        Some(p) => Router::new().nest(p, v2),
+        None => Router::new(),
+    };
+    base.route(
+        "/api/v1/log/entries",
+        post(create_entry).get(entry_by_index),
+    )
+    .route("/api/v1/log/entries/retrieve", post(search_log_query))
+    .route("/api/v1/log/entries/retrieve/", post(search_log_query))
+    .route("/api/v1/log/entries/{id}", get(entry_by_uuid))
+    .route("/api/v1/log", get(log_info))
+    .route("/api/v1/log/publicKey", get(public_key))
+    .route("/api/v1/log/proof", get(log_proof))
+    .route("/api/v1/index/retrieve", post(search_index))
+    .route("/healthz", get(healthz))
+    .route("/metrics", get(metrics))
+    .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "path not found") })
+    // Metrics by matched route (not raw path, so that entry IDs do not
+    // explode label cardinality).
+    .layer(middleware::from_fn_with_state(
+        svc.metrics().http.clone(),
+        sigstack_http::observe,
+    ))
+    .layer(middleware::from_fn(no_cache))
+    .with_state(svc)
 }
 
 /// GET responses reflect the moving head; upstream marks them no-cache.

@@ -56,10 +56,11 @@ pub struct Args {
     /// <data_dir>/v2/log-key.pem, an Ed25519 key generated on first start.
     #[arg(long = "v2-signing-key", env = "REKOR_V2_SIGNING_KEY")]
     pub v2_signing_key: Option<PathBuf>,
-    /// The v2 checkpoint origin and key name: the host name clients see in
-    /// the log's URL (default: hostname).
-    #[arg(long = "v2-origin", env = "REKOR_V2_ORIGIN")]
-    pub v2_origin: Option<String>,
+    /// Public URL of the v2 log (default: <base_url>/v2). Its host is the
+    /// checkpoint origin and key name (clients derive it from this URL);
+    /// its path is where the v2 routes are served.
+    #[arg(long = "v2-base-url", env = "REKOR_V2_BASE_URL")]
+    pub v2_base_url: Option<String>,
     #[command(flatten)]
     pub tls: sigstack_http::tls::TlsArgs,
 }
@@ -80,7 +81,7 @@ pub struct FileConfig {
     pub block_cache_mb: Option<usize>,
     pub v2: Option<bool>,
     pub v2_signing_key: Option<PathBuf>,
-    pub v2_origin: Option<String>,
+    pub v2_base_url: Option<String>,
 }
 
 /// Resolved configuration.
@@ -108,7 +109,11 @@ pub struct V2Config {
     pub signing_key: PathBuf,
     /// True when the key path was defaulted (it may be generated).
     pub signing_key_defaulted: bool,
+    pub base_url: String,
+    /// The checkpoint origin: the host of `base_url`.
     pub origin: String,
+    /// Where the v2 routes are mounted: the path of `base_url` ("" = root).
+    pub path_prefix: String,
 }
 
 pub use sigstack_tlog::server::ConfigError;
@@ -174,23 +179,42 @@ impl Config {
                     Some(p) => (p, false),
                     None => (data_dir.join("log-key.pem"), true),
                 };
-            let origin = args
-                .v2_origin
+            let v2_base = args
+                .v2_base_url
                 .clone()
-                .or(file.v2_origin)
-                .unwrap_or_else(|| hostname.clone());
-            if !base_url.contains(&origin) {
-                return Err(ConfigError::Invalid(format!(
-                    "v2 origin {origin:?} must be the host of the log URL {base_url:?}: clients derive the origin from it"
-                )));
+                .or(file.v2_base_url)
+                .unwrap_or_else(|| format!("{}/v2", base_url.trim_end_matches('/')));
+            let origin = url_host(&v2_base).ok_or_else(|| {
+                ConfigError::Invalid(format!("cannot take a host from v2 base URL {v2_base:?}"))
+            })?;
+            let path_prefix = v2_base
+                .split_once("://")
+                .map(|(_, r)| r)
+                .unwrap_or(&v2_base)
+                .split_once('/')
+                .map(|(_, p)| format!("/{}", p.trim_end_matches('/')))
+                .unwrap_or_default();
+            let path_prefix = if path_prefix == "/" {
+                String::new()
+            } else {
+                path_prefix
+            };
+            if path_prefix.is_empty()
+                && v2_base.trim_end_matches('/') == base_url.trim_end_matches('/')
+            {
+                return Err(ConfigError::Invalid(
+                    "the v2 log needs its own URL (another path or host than base_url): clients and the trust root tell logs apart by URL".into(),
+                ));
             }
             Some(V2Config {
                 data_dir,
                 signing_key,
                 signing_key_defaulted,
+                base_url: v2_base,
                 origin,
+                path_prefix,
             })
-        } else if args.v2_signing_key.is_some() || args.v2_origin.is_some() {
+        } else if args.v2_signing_key.is_some() || args.v2_base_url.is_some() {
             return Err(ConfigError::Invalid(
                 "v2 settings are given but the v2 log is not enabled (--v2)".into(),
             ));
@@ -259,18 +283,30 @@ mod tests {
         .unwrap();
         let v2 = c.v2.unwrap();
         assert_eq!(v2.origin, "127.0.0.1");
+        assert_eq!(v2.base_url, "http://127.0.0.1:3000/v2");
+        assert_eq!(v2.path_prefix, "/v2");
         assert!(v2.signing_key_defaulted);
         assert!(v2.data_dir.ends_with("v2"));
-        // The origin must be the log URL's host (clients derive it from there).
+        let own_host = Config::resolve(&Args {
+            v2: true,
+            v2_base_url: Some("https://log2026-1.example.com".into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .v2
+        .unwrap();
+        assert_eq!(own_host.origin, "log2026-1.example.com");
+        assert_eq!(own_host.path_prefix, "");
+        // The same URL as v1: the two logs could not be told apart.
         assert!(Config::resolve(&Args {
             v2: true,
-            v2_origin: Some("other.example".into()),
+            v2_base_url: Some("http://127.0.0.1:3000".into()),
             ..Default::default()
         })
         .is_err());
         // v2 settings without --v2: a mistake, refused.
         assert!(Config::resolve(&Args {
-            v2_origin: Some("127.0.0.1".into()),
+            v2_base_url: Some("http://127.0.0.1:3000/v2".into()),
             ..Default::default()
         })
         .is_err());

@@ -66,6 +66,7 @@ fn open_v2(c: &config::V2Config) -> Result<v2::TilesOptions, anyhow::Error> {
     Ok(v2::TilesOptions {
         data_dir: c.data_dir.clone(),
         key: v2::TilesKey::new(key, &c.origin)?,
+        path_prefix: c.path_prefix.clone(),
         log: LogOptions::default(),
         block_cache_bytes: 8 << 20,
     })

@@ -150,12 +150,15 @@ pub enum WriteError {
 pub struct TilesLog {
     log: Log,
     key: Arc<TilesKey>,
+    path_prefix: String,
 }
 
 /// Where and how to open the v2 log.
 pub struct TilesOptions {
     pub data_dir: PathBuf,
     pub key: TilesKey,
+    /// Where the routes are mounted ("" = at the root, "/v2" = under it).
+    pub path_prefix: String,
     pub log: LogOptions,
     pub block_cache_bytes: usize,
 }
@@ -172,7 +175,15 @@ impl TilesLog {
             "log key",
         )?;
         let log = Log::open(store, Arc::new(TilesCheckpointer(key.clone())), opts.log)?;
-        Ok(TilesLog { log, key })
+        Ok(TilesLog {
+            log,
+            key,
+            path_prefix: opts.path_prefix,
+        })
+    }
+
+    pub fn path_prefix(&self) -> &str {
+        &self.path_prefix
     }
 
     pub fn key(&self) -> &TilesKey {

@@ -25,6 +25,7 @@ fn v2_options(dir: &std::path::Path, key: SigningKey, origin: &str) -> TilesOpti
     TilesOptions {
         data_dir: dir.join("v2"),
         key: TilesKey::new(key, origin).unwrap(),
+        path_prefix: "/v2".into(),
         log: Default::default(),
         block_cache_bytes: 8 << 20,
     }
@@ -121,12 +122,13 @@ async fn entries_verify_and_tiles_rebuild_the_tree() {
     ] {
         let server = start(v2_key).await;
         let signer = SigningKey::generate_p256();
-        let root = trusted_root(&server.url, &server.svc);
+        let v2url = format!("{}/v2", server.url);
+        let root = trusted_root(&v2url, &server.svc);
         let mut entries = Vec::new();
         // One full level-0 tile and a partial one (with 260 entries).
         let futs: Vec<_> = (0..count)
             .map(|i| {
-                let url = server.url.clone();
+                let url = v2url.clone();
                 let req = request(&signer, format!("artifact {i}").as_bytes());
                 async move {
                     let r = post(&url, &req).await;
@@ -184,7 +186,7 @@ async fn entries_verify_and_tiles_rebuild_the_tree() {
             continue;
         }
         let get = |path: String| {
-            let url = format!("{}/{path}", server.url);
+            let url = format!("{v2url}/{path}");
             async move {
                 let r = reqwest::get(url).await.unwrap();
                 let status = r.status().as_u16();
@@ -267,11 +269,12 @@ async fn bad_requests_and_duplicates_change_nothing() {
     let server = start(SigningKey::generate_ed25519()).await;
     let signer = SigningKey::generate_p256();
     let good = request(&signer, b"one");
-    let r = post(&server.url, &good).await;
+    let v2url = format!("{}/v2", server.url);
+    let r = post(&v2url, &good).await;
     assert_eq!(r.status(), 201);
     let size = || server.svc.v2().unwrap().head().size;
     assert_eq!(size(), 1);
-    let r = post(&server.url, &good).await;
+    let r = post(&v2url, &good).await;
     assert_eq!(r.status(), 409);
     assert_eq!(r.headers()["x-log-index"], "0");
     let body: Value = r.json().await.unwrap();
@@ -291,14 +294,14 @@ async fn bad_requests_and_duplicates_change_nothing() {
         ("unknown kind", json!({"rekordRequestV002": {}})),
         ("dsse", json!({"dsseRequestV002": {"envelope": {}}})),
     ] {
-        let r = post(&server.url, &body).await;
+        let r = post(&v2url, &body).await;
         assert_eq!(r.status(), 400, "{what}");
         let b: Value = r.json().await.unwrap();
         assert_eq!(b["code"], 3, "{what}");
         assert!(b["details"].is_array());
     }
     let r = reqwest::Client::new()
-        .post(format!("{}/api/v2/log/entries", server.url))
+        .post(format!("{v2url}/api/v2/log/entries"))
         .body("not json")
         .send()
         .await

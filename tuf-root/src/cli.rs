@@ -176,6 +176,12 @@ struct TrustArgs {
     rekor_url: Option<String>,
     #[arg(long)]
     rekor_public_key: Option<PathBuf>,
+    /// Rekor v2 (tiles) log URL and its PEM checkpoint public key
+    /// (Ed25519 or ECDSA); the checkpoint origin is the URL's host.
+    #[arg(long, requires = "rekor_v2_public_key")]
+    rekor_v2_url: Option<String>,
+    #[arg(long, requires = "rekor_v2_url")]
+    rekor_v2_public_key: Option<PathBuf>,
     /// CT log base URL (as Fulcio submits to it) and its PEM public key.
     #[arg(long, requires = "ctlog_public_key")]
     ctlog_url: Option<String>,
@@ -583,6 +589,12 @@ fn gather(a: &TrustArgs) -> Result<TrustInput> {
         });
     } else if a.rekor_public_key.is_some() {
         bail!("--rekor-public-key needs --rekor-url");
+    }
+    if let (Some(url), Some(p)) = (&a.rekor_v2_url, &a.rekor_v2_public_key) {
+        input.rekor_v2 = Some(LogInput {
+            url: url.clone(),
+            spki_der: pem_key(&std::fs::read(p)?, &p.display().to_string())?,
+        });
     }
     if let (Some(url), Some(p)) = (&a.ctlog_url, &a.ctlog_public_key) {
         input.ctlog = Some(LogInput {

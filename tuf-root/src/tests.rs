@@ -120,6 +120,7 @@ fn trust_input() -> TrustInput {
             url: "http://ctlog.test/test".into(),
             spki_der: spki(&staging("ctfe_2022_2.pub")),
         }),
+        rekor_v2: None,
         tsa: None,
         oidc_url: Some("http://oidc.test".into()),
         operator: "sigstack.test".into(),
@@ -826,4 +827,49 @@ fn bundle_to_a_bare_file_name() {
     crate::bundle::export(&f.ws.repository(), &out).unwrap();
     assert!(out.is_file());
     std::fs::remove_file(&out).unwrap();
+}
+
+#[test]
+fn a_rekor_v2_log_is_listed_next_to_v1() {
+    use sigstack_core::keys::SigningKey;
+    let now = time::OffsetDateTime::now_utc();
+    let v2_key = SigningKey::generate_ed25519().public_key();
+    let mut input = trust_input();
+    input.rekor_v2 = Some(LogInput {
+        url: "https://log2026-1.rekor.test".into(),
+        spki_der: v2_key.to_spki_der(),
+    });
+    let (root, changes) = crate::trust::merge_trusted_root(None, &input, now).unwrap();
+    assert!(
+        changes.iter().any(|c| c.contains("Rekor v2")),
+        "{changes:?}"
+    );
+    assert_eq!(root.tlogs.len(), 2);
+    let v2 = root
+        .tlogs
+        .iter()
+        .find(|l| l.base_url == "https://log2026-1.rekor.test")
+        .unwrap();
+    let sigstack_core::keys::PublicKey::Ed25519(k) = &v2_key else {
+        unreachable!()
+    };
+    assert_eq!(
+        v2.log_id.key_id,
+        sigstack_core::note::c2sp_ed25519_key_id("log2026-1.rekor.test", k.as_bytes()).to_vec()
+    );
+    let sc = crate::trust::merge_signing_config(None, &input, now);
+    let versions: Vec<u32> = sc
+        .rekor_tlog_urls
+        .iter()
+        .map(|s| s.major_api_version)
+        .collect();
+    assert_eq!(versions, vec![2, 1]);
+    // Publishing again keeps both, unchanged.
+    let again = crate::trust::merge_signing_config(Some(sc.clone()), &input, now);
+    assert_eq!(again, sc);
+    // Adding the same v2 key again changes nothing, and v1 stays active.
+    let (root2, changes) =
+        crate::trust::merge_trusted_root(Some(root.clone()), &input, now).unwrap();
+    assert!(changes.is_empty(), "{changes:?}");
+    assert_eq!(root2, root);
 }

@@ -38,6 +38,8 @@ pub struct ChainInput {
 pub struct TrustInput {
     pub fulcio: Option<ChainInput>,
     pub rekor: Option<LogInput>,
+    /// A Rekor v2 (tiles) log: its checkpoint origin is its URL's host.
+    pub rekor_v2: Option<LogInput>,
     pub ctlog: Option<LogInput>,
     pub tsa: Option<ChainInput>,
     pub oidc_url: Option<String>,
@@ -61,6 +63,23 @@ fn log_instance(input: &LogInput, start: OffsetDateTime) -> Result<TransparencyL
         &input.url,
         &input.spki_der,
         None,
+        TimeRange { start, end: None },
+    )
+    .map_err(|e| Error::TrustedRoot(e.to_string()))
+}
+
+/// A Rekor v2 log entry: log ID = the C2SP key ID of its checkpoint key
+/// under its origin (the URL's host), as rekor-tiles and sigstore-go compute it.
+fn v2_log_instance(
+    input: &LogInput,
+    start: OffsetDateTime,
+) -> Result<TransparencyLogInstance, Error> {
+    let origin = sigstack_core::verify::url_host(&input.url)
+        .ok_or_else(|| Error::TrustedRoot(format!("{}: no host in the URL", input.url)))?;
+    build::log_instance(
+        &input.url,
+        &input.spki_der,
+        Some(origin),
         TimeRange { start, end: None },
     )
     .map_err(|e| Error::TrustedRoot(e.to_string()))
@@ -157,6 +176,11 @@ pub fn merge_trusted_root(
             changes.push(format!("tlog {} key set", trim_url(&r.url)));
         }
     }
+    if let Some(r) = &input.rekor_v2 {
+        if merge_log(&mut root.tlogs, v2_log_instance(r, start)?, end)? {
+            changes.push(format!("tlog {} (Rekor v2) key set", trim_url(&r.url)));
+        }
+    }
     if let Some(c) = &input.ctlog {
         if merge_log(&mut root.ctlogs, log_instance(c, start)?, end)? {
             changes.push(format!("ctlog {} key set", trim_url(&c.url)));
@@ -210,12 +234,19 @@ pub fn merge_signing_config(
 ) -> SigningConfig {
     let mut sc = existing.unwrap_or_default();
     sc.media_type = SIGNING_CONFIG_MEDIA_TYPE_V0_2.to_string();
+    // One service per API version: a new URL for a version replaces that
+    // version's entry and leaves the others (Rekor v1 and v2 side by side).
     let set = |list: &mut Vec<Service>, url: &str, version: u32| {
         let url = trim_url(url);
-        if list.len() == 1 && list[0].url == url && list[0].operator == input.operator {
+        let same = |s: &Service| s.major_api_version == version;
+        let existing: Vec<&Service> = list.iter().filter(|s| same(s)).collect();
+        if existing.len() == 1 && existing[0].url == url && existing[0].operator == input.operator {
             return;
         }
-        *list = vec![service(&url, version, &input.operator, now)];
+        list.retain(|s| !same(s));
+        list.push(service(&url, version, &input.operator, now));
+        // Newest API version first, as the upstream publishers list them.
+        list.sort_by_key(|s| std::cmp::Reverse(s.major_api_version));
     };
     if let Some(f) = &input.fulcio {
         set(&mut sc.ca_urls, &f.url, 1);
@@ -225,6 +256,9 @@ pub fn merge_signing_config(
     }
     if let Some(r) = &input.rekor {
         set(&mut sc.rekor_tlog_urls, &r.url, 1);
+    }
+    if let Some(r) = &input.rekor_v2 {
+        set(&mut sc.rekor_tlog_urls, &r.url, 2);
     }
     if let Some(t) = &input.tsa {
         set(&mut sc.tsa_urls, &t.url, 1);
