@@ -103,7 +103,8 @@ pub struct SigningFlags {
 /// Where to sign: Fulcio and Rekor URLs (only the ones needed).
 struct Services {
     fulcio: Option<String>,
-    rekor: Option<String>,
+    /// The log and its API version (1, or 2 for a tiles log).
+    rekor: Option<(String, u32)>,
     oidc: Option<String>,
     tsa: Option<String>,
 }
@@ -141,8 +142,11 @@ fn services(a: &SigningFlags) -> Result<Services> {
         };
         return Ok(Services {
             fulcio: select_service(&sc.ca_urls, &[1], now).map(|s| s.url.clone()),
-            // Rekor v2 (tiles) is not written by this client yet: v1 only.
-            rekor: select_service(&sc.rekor_tlog_urls, &[1], now).map(|s| s.url.clone()),
+            // The highest API version any valid service offers, as Go cosign
+            // (sign.RekorAPIVersions = [1, 2]) and sigstore-python choose.
+            rekor: select_service(&sc.rekor_tlog_urls, &[2], now)
+                .or_else(|| select_service(&sc.rekor_tlog_urls, &[1], now))
+                .map(|s| (s.url.clone(), s.major_api_version)),
             oidc: select_service(&sc.oidc_urls, &[1], now).map(|s| s.url.clone()),
             // tsaConfig ANY (the only selector the publishers write): one TSA.
             tsa: select_service(&sc.tsa_urls, &[1], now).map(|s| s.url.clone()),
@@ -154,11 +158,12 @@ fn services(a: &SigningFlags) -> Result<Services> {
                 .clone()
                 .unwrap_or_else(|| "https://fulcio.sigstore.dev".into()),
         ),
-        rekor: Some(
+        rekor: Some((
             a.rekor_url
                 .clone()
                 .unwrap_or_else(|| "https://rekor.sigstore.dev".into()),
-        ),
+            1,
+        )),
         oidc: Some(
             a.oidc_issuer
                 .clone()
@@ -228,7 +233,7 @@ pub(crate) struct Session {
     /// Keyless: the rest of Fulcio's chain (DER, intermediates then root),
     /// for the legacy `chain` annotation only.
     chain: Vec<Vec<u8>>,
-    rekor: Option<String>,
+    rekor: Option<(String, u32)>,
     /// The TSA, when the signing config (or `--timestamp-server-url`) names one.
     tsa: Option<String>,
     http: Http,
@@ -300,11 +305,16 @@ impl Session {
         };
         let rekor = match (&svc, a.tlog_upload) {
             (Some(s), true) => Some(s.rekor.clone().ok_or_else(|| {
-                anyhow!("the signing config names no Rekor (rekorTlogUrls) with API version 1")
+                anyhow!("the signing config names no Rekor (rekorTlogUrls) with API version 1 or 2")
             })?),
             _ => None,
         };
         let tsa = svc.as_ref().and_then(|s| s.tsa.clone());
+        // A v2 log gives no signing time; Go cosign refuses keyless signing
+        // to it without a TSA, since the certificate could never be dated.
+        if matches!(&rekor, Some((_, 2))) && tsa.is_none() && a.key.is_none() {
+            bail!("a timestamp authority must be provided: the signing config's Rekor v2 log records no signing time, and the signing config names no TSA (tsaUrls)");
+        }
         if rekor.is_some() && matches!(key.public_key(), PublicKey::Ed25519(_)) {
             bail!("Ed25519 keys sign Rekor entries as Ed25519ph, which this client does not do yet; use an ECDSA or RSA key, or --tlog-upload=false");
         }
@@ -335,6 +345,7 @@ impl Session {
         let witnesses = self.witness(
             &signature,
             &client::hashedrekord(alg, &digest, &signature, &verifier),
+            &digest,
         )?;
         Ok(SignedMessage {
             alg,
@@ -388,24 +399,59 @@ impl Session {
                 "verifiers": [STANDARD.encode(self.verifier_pem())],
             }}
         });
-        let witnesses = self.witness(&envelope.signatures[0].sig, &entry)?;
+        // Rekor v2 logs DSSE as a hashedrekord over the hash of the PAE.
+        let pae_digest = self
+            .key
+            .public_key()
+            .default_hash()
+            .digest(&pae(INTOTO_PAYLOAD_TYPE, &envelope.payload));
+        let witnesses = self.witness(&envelope.signatures[0].sig, &entry, &pae_digest)?;
         Ok((envelope, envelope_json, witnesses))
     }
 
-    /// Timestamps `signature` when a TSA is in use, then uploads `entry`
-    /// when a log is (the order Go cosign uses).
-    fn witness(&self, signature: &[u8], entry: &Value) -> Result<Witnesses> {
+    /// Timestamps `signature` when a TSA is in use, then logs it when a log
+    /// is (the order Go cosign uses): `v1_entry` for Rekor v1, or a
+    /// hashedrekord 0.0.2 over `digest` for Rekor v2.
+    fn witness(&self, signature: &[u8], v1_entry: &Value, digest: &[u8]) -> Result<Witnesses> {
         let mut w = Witnesses::default();
         if let Some(tsa) = &self.tsa {
             w.timestamps.push(self.http.tsa_timestamp(tsa, signature)?);
             eprintln!("Timestamped the signature with {tsa}");
         }
-        if let Some(rekor) = &self.rekor {
-            let e = self.http.rekor_upload(rekor, entry)?;
-            eprintln!("tlog entry created with index: {}", e.log_index);
-            w.entries.push(e);
+        match &self.rekor {
+            Some((url, 2)) => {
+                let e = self
+                    .http
+                    .rekor_v2_upload(url, &self.v2_request(digest, signature)?)?;
+                eprintln!("tlog entry created with index: {} (Rekor v2)", e.log_index);
+                w.entries.push(e);
+            }
+            Some((url, _)) => {
+                let e = self.http.rekor_upload(url, v1_entry)?;
+                eprintln!("tlog entry created with index: {}", e.log_index);
+                w.entries.push(e);
+            }
+            None => {}
         }
         Ok(w)
+    }
+
+    /// A Rekor v2 `hashedRekordRequestV002`: the leaf certificate (or the
+    /// key's SPKI) with the key's default details, as sigstore-go sends it
+    /// (and as every verifier rebuilds it).
+    fn v2_request(&self, digest: &[u8], signature: &[u8]) -> Result<Value> {
+        let key = self.key.public_key();
+        let details = sigstack_core::rekor_v2::default_details(&key).map_err(|e| anyhow!(e))?;
+        let verifier = match &self.leaf {
+            Some(c) => json!({"x509Certificate": {"rawBytes": STANDARD.encode(c)}}),
+            None => json!({"publicKey": {"rawBytes": STANDARD.encode(key.to_spki_der())}}),
+        };
+        let mut verifier = verifier;
+        verifier["keyDetails"] = serde_json::to_value(details)?;
+        Ok(json!({"hashedRekordRequestV002": {
+            "digest": STANDARD.encode(digest),
+            "signature": {"content": STANDARD.encode(signature), "verifier": verifier},
+        }}))
     }
 
     /// A v0.3 bundle of `content` with this session's verification material.

@@ -200,6 +200,34 @@ impl Http {
 }
 
 impl Http {
+    /// Rekor v2: uploads a `CreateEntryRequest` (protojson) to
+    /// `<url>/api/v2/log/entries` and returns the `TransparencyLogEntry` it
+    /// answers (proto3 JSON, the bundle's own format). Anything but 201 is
+    /// an error, as in every upstream v2 client (a duplicate, 409, too).
+    pub fn rekor_v2_upload(
+        &self,
+        url: &str,
+        request: &Value,
+    ) -> Result<TransparencyLogEntry, ServiceError> {
+        const S: &str = "Rekor v2";
+        let endpoint = format!("{}/api/v2/log/entries", url.trim_end_matches('/'));
+        let (status, _, body) = self.post_json(S, &endpoint, request, None)?;
+        if status != 201 {
+            return Err(status_error(S, status, &body));
+        }
+        let mut v: Value = serde_json::from_slice(&body).map_err(|e| response(S, e.to_string()))?;
+        // proto3 JSON with every field present: nulls are absent values here.
+        if let Some(o) = v.as_object_mut() {
+            o.retain(|_, x| !x.is_null());
+        }
+        let e: TransparencyLogEntry =
+            serde_json::from_value(v).map_err(|e| response(S, format!("entry: {e}")))?;
+        if e.inclusion_proof.is_none() {
+            return Err(response(S, "the entry has no inclusion proof"));
+        }
+        Ok(e)
+    }
+
     /// RFC 3161: a timestamp over `signature` from the TSA at `url` (the
     /// signing config's `tsaUrls[].url`, used as is). The request is DER,
     /// SHA-256, with a nonce and `certReq` (as sigstore-python sends it); the

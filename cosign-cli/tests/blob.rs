@@ -600,3 +600,178 @@ fn key_signing_with_a_timestamp_from_our_tsa() {
     let o = verify(&with_tsa, &other);
     assert_ne!(o.status.code(), Some(0));
 }
+
+/// Key signing through our Rekor v2 log and TSA (both in-process), as Go
+/// cosign does when the signing config offers v2: a hashedrekord 0.0.2 entry
+/// (DSSE: over the PAE's hash) and a timestamp; both verify offline, and
+/// without the timestamp the v2-only bundle has no time and is refused.
+#[test]
+fn key_signing_to_rekor_v2_with_a_timestamp() {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let v2_key = SigningKey::generate_ed25519();
+    let v2_public = v2_key.public_key();
+    let svc = Arc::new(
+        rekor::service::Service::open(rekor::service::ServiceOptions {
+            data_dir: data.path().join("data"),
+            key: rekor::signer::LogKey::new(SigningKey::generate_p256()).unwrap(),
+            hostname: "127.0.0.1".into(),
+            tree_id: Some(78),
+            log: Default::default(),
+            max_request_bytes: 4 << 20,
+            block_cache_bytes: 8 << 20,
+            v2: Some(rekor::v2::TilesOptions {
+                data_dir: data.path().join("v2"),
+                key: rekor::v2::TilesKey::new(v2_key, "127.0.0.1").unwrap(),
+                path_prefix: "/v2".into(),
+                log: Default::default(),
+                block_cache_bytes: 8 << 20,
+            }),
+        })
+        .unwrap(),
+    );
+    let log_id = *svc.v2().unwrap().key().log_id();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    rt.spawn(rekor::serve(listener, svc, None, std::future::pending()));
+    let tsa = Arc::new(tsa::Tsa::ephemeral().unwrap());
+    let chain: Vec<Value> = tsa
+        .chain_der()
+        .iter()
+        .map(|d| json!({"rawBytes": STANDARD.encode(d)}))
+        .collect();
+    let tl = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let tsa_url = format!("http://{}/api/v1/timestamp", tl.local_addr().unwrap());
+    rt.spawn(tsa::serve(tl, tsa, None, std::future::pending()));
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let write = |name: &str, v: &Value| {
+        let p = d.join(name);
+        std::fs::write(&p, serde_json::to_vec(v).unwrap()).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let v2_url = format!("{url}/v2");
+    let mut sc = signing_config_for(&url);
+    sc["rekorTlogUrls"] = json!([
+        {"url": v2_url, "majorApiVersion": 2, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "test"},
+        {"url": url, "majorApiVersion": 1, "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "test"}]);
+    sc["tsaUrls"] = json!([{"url": tsa_url, "majorApiVersion": 1,
+        "validFor": {"start": "2020-01-01T00:00:00Z"}, "operator": "test"}]);
+    let sc = write("sc.json", &sc);
+    let root = json!({
+        "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+        "tlogs": [{"baseUrl": v2_url, "hashAlgorithm": "SHA2_256",
+            "publicKey": {"rawBytes": STANDARD.encode(v2_public.to_spki_der()), "keyDetails": "PKIX_ED25519",
+                "validFor": {"start": "2020-01-01T00:00:00Z"}},
+            "logId": {"keyId": STANDARD.encode(log_id)}}],
+        "certificateAuthorities": [], "ctlogs": [],
+        "timestampAuthorities": [{
+            "subject": {"organization": "sigstack", "commonName": "sigstack-tsa"},
+            "uri": tsa_url, "certChain": {"certificates": chain},
+            "validFor": {"start": "2020-01-01T00:00:00Z"}}]
+    });
+    let root = write("root.json", &root);
+    std::fs::write(d.join("a.txt"), "an artifact").unwrap();
+    std::fs::write(d.join("pred.json"), r#"{"buildType":"b"}"#).unwrap();
+    ok(&cosign(d, &["generate-key-pair"]));
+    let run = |args: &[&str]| {
+        Command::new(COSIGN)
+            .args(args)
+            .current_dir(d)
+            .env("COSIGN_PASSWORD", "pw")
+            .env("NO_PROXY", "127.0.0.1")
+            .output()
+            .unwrap()
+    };
+    let o = run(&[
+        "sign-blob",
+        "--key",
+        "cosign.key",
+        "--signing-config",
+        &sc,
+        "--bundle",
+        "a.sigstore.json",
+        "a.txt",
+    ]);
+    ok(&o);
+    assert!(stderr(&o).contains("(Rekor v2)"), "{}", stderr(&o));
+    let o = run(&[
+        "attest-blob",
+        "--key",
+        "cosign.key",
+        "--signing-config",
+        &sc,
+        "--predicate",
+        "pred.json",
+        "--type",
+        "slsaprovenance1",
+        "--bundle",
+        "att.sigstore.json",
+        "a.txt",
+    ]);
+    ok(&o);
+    let bundle: Value =
+        serde_json::from_slice(&std::fs::read(d.join("a.sigstore.json")).unwrap()).unwrap();
+    let entry = &bundle["verificationMaterial"]["tlogEntries"][0];
+    assert_eq!(entry["kindVersion"]["version"], "0.0.2");
+    assert!(entry.get("integratedTime").is_none());
+    // Offline verification (the servers keep running, but a proxy on a
+    // closed port would catch any request).
+    ok(&cosign(
+        d,
+        &[
+            "verify-blob",
+            "--key",
+            "cosign.pub",
+            "--trusted-root",
+            &root,
+            "--bundle",
+            "a.sigstore.json",
+            "a.txt",
+        ],
+    ));
+    ok(&cosign(
+        d,
+        &[
+            "verify-blob-attestation",
+            "--key",
+            "cosign.pub",
+            "--trusted-root",
+            &root,
+            "--type",
+            "slsaprovenance1",
+            "--bundle",
+            "att.sigstore.json",
+            "a.txt",
+        ],
+    ));
+    let mut no_ts = bundle.clone();
+    no_ts["verificationMaterial"]
+        .as_object_mut()
+        .unwrap()
+        .remove("timestampVerificationData");
+    let no_ts = write("no-ts.json", &no_ts);
+    refused(
+        &cosign(
+            d,
+            &[
+                "verify-blob",
+                "--key",
+                "cosign.pub",
+                "--trusted-root",
+                &root,
+                "--bundle",
+                &no_ts,
+                "a.txt",
+            ],
+        ),
+        "no verified RFC 3161 timestamp",
+    );
+}

@@ -89,6 +89,8 @@ stk_listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 stk_healthy() { "${CURL[@]}" -f --max-time 5 -o /dev/null "$1" 2>/dev/null; }
 
 stk_tree_size() { "${CURL[@]}" "${STK_ENV[SIGSTACK_REKOR_URL]}/api/v1/log" 2>/dev/null | jq -r '.treeSize // empty' 2>/dev/null; }
+# The Rekor v2 log's size (line 2 of its checkpoint): the log the signing config's clients write to.
+stk_v2_size() { "${CURL[@]}" -f "${STK_ENV[SIGSTACK_REKOR_V2_URL]}/checkpoint" 2>/dev/null | sed -n 2p; }
 stk_rekor_pub() { "${CURL[@]}" -f "${STK_ENV[SIGSTACK_REKOR_URL]}/api/v1/log/publicKey" 2>/dev/null; }
 stk_sha() { sha256sum "$1" 2>/dev/null | cut -d' ' -f1; }
 
@@ -238,7 +240,8 @@ stack_section() {
     local -A want_url=([SIGSTACK_OIDC_ISSUER]="http://127.0.0.1:${STK_PORT[oidc]}"
         [SIGSTACK_CTLOG_URL]="http://127.0.0.1:${STK_PORT[ctlog]}" [SIGSTACK_REKOR_URL]="http://127.0.0.1:${STK_PORT[rekor]}"
         [SIGSTACK_FULCIO_URL]="http://127.0.0.1:${STK_PORT[fulcio]}" [SIGSTACK_TUF_URL]="http://127.0.0.1:${STK_PORT[tuf]}"
-        [SIGSTACK_TSA_URL]="http://127.0.0.1:${STK_PORT[tsa]}/api/v1/timestamp")
+        [SIGSTACK_TSA_URL]="http://127.0.0.1:${STK_PORT[tsa]}/api/v1/timestamp"
+        [SIGSTACK_REKOR_V2_URL]="http://127.0.0.1:${STK_PORT[rekor]}/v2")
     name="stack: scripts/up.sh (fresh SIGSTACK_STATE, 6 free ports, SIGSTACK_EXTRA_OIDC_ISSUERS=mock) exits 0 and prints the URLs"
     local t0 t1 healthy_ms=""
     if [ -z "$SERVER_BIN" ] || [ -z "$BIN_DIR" ]; then
@@ -263,7 +266,7 @@ stack_section() {
     fi
 
     name="stack: <state>/env exports every SIGSTACK_* variable (URLs on the chosen ports, absolute paths that exist)"
-    local vars=(SIGSTACK_STATE SIGSTACK_FULCIO_URL SIGSTACK_REKOR_URL SIGSTACK_CTLOG_URL SIGSTACK_TUF_URL SIGSTACK_TSA_URL SIGSTACK_OIDC_ISSUER
+    local vars=(SIGSTACK_STATE SIGSTACK_FULCIO_URL SIGSTACK_REKOR_URL SIGSTACK_REKOR_V2_URL SIGSTACK_CTLOG_URL SIGSTACK_TUF_URL SIGSTACK_TSA_URL SIGSTACK_OIDC_ISSUER
         SIGSTACK_TRUSTED_ROOT SIGSTACK_SIGNING_CONFIG SIGSTACK_CLIENT_TRUST_CONFIG SIGSTACK_TUF_ROOT_JSON)
     if [ -s "$STK_STATE/env" ]; then
         # Sourced in a clean shell; printenv sees only what the file exports.
@@ -374,6 +377,26 @@ stack_section() {
     fi
 
     # --- 2b. sigstore-js -------------------------------------------------------------------
+    # sigstore-js writes to Rekor v1 (the `sigstore` package ignores the signing config), and
+    # into a fresh v1 log its entry would be index 0, which proto3 JSON omits from the bundle
+    # along with an empty proof, and sigstore-python's bundle model then refuses the file
+    # ("logIndex: Field required"). Upstream Rekor behaves the same; give the v1 log an entry
+    # first, through our cosign's legacy service flags (no signing config: Rekor v1).
+    name="stack: our cosign sign-blob --use-signing-config=false --fulcio-url --rekor-url (v1) --timestamp-server-url; cosign $COSIGN_VERSION verifies"
+    if stk_need "$name" up ours cosign; then
+        local A_V1="$S/artifact-ours-v1.txt" B_V1="$S/artifact-ours-v1.sigstore.json" v1a v1b
+        printf 'sigstack v1 artifact %s\n' "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" >"$A_V1"
+        stk_ours ours-v1 sign-blob --use-signing-config=false --fulcio-url "${STK_ENV[SIGSTACK_FULCIO_URL]}" \
+            --rekor-url "${STK_ENV[SIGSTACK_REKOR_URL]}" --oidc-issuer "$ISS" --timestamp-server-url "${STK_ENV[SIGSTACK_TSA_URL]}" \
+            --identity-token "$(stk_dev_token "$ID_OURS")" --bundle "$B_V1" "$A_V1"
+        v1a=$?
+        stk_verify cosign ours-v1-go "$B_V1" "$A_V1" "$ID_OURS" "$ISS"
+        v1b=$?
+        local kv
+        kv=$(jq -r '.verificationMaterial.tlogEntries[0].kindVersion.version' "$B_V1" 2>/dev/null)
+        check "$name" "$([ "$v1a$v1b" = 00 ] && [ "$kv" = 0.0.1 ] && echo 0 || echo 1)" \
+            "sign: $(stk_out ours-v1 "$v1a" 400); entry version '$kv' (want 0.0.1); Go verify: $(stk_out ours-v1-go "$v1b" 400)"
+    fi
     name="stack: sigstore-js sign (dev-issuer token $ID_JS; Fulcio and Rekor from <state>/env)"
     if stk_need "$name" up js; then
         tok=$(stk_dev_token "$ID_JS")
@@ -889,7 +912,8 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
             re_id="SANs do not match mallory@example.com"
             re_iss="OIDCIssuer does not match \(got '$ISS', expected '$STK_MOCK_URL'\)"
             re_art='message digest mismatch|Signature is invalid'
-            re_sig='Signature is invalid'
+            # A Rekor v2 bundle's only time is the TSA's, over the original signature.
+            re_sig='Signature is invalid|not enough sources of verified time'
             re_cert='certificate chain|signature does not match|candidates exhausted'
             jid=""
             ;;
@@ -981,33 +1005,38 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
     fi
 
     # --- 3. up.sh behaviour ---------------------------------------------------------------------
-    local sha_tr="" sha_root="" size0="" pub0="" py_idx="" py_body=""
+    local sha_tr="" sha_root="" size0="" v2size0="" pub0="" py_idx="" py_body=""
     if [ "$STK_UP" = 1 ]; then
         sha_tr=$(stk_sha "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}")
         sha_root=$(stk_sha "${STK_ENV[SIGSTACK_TUF_ROOT_JSON]}")
         size0=$(stk_tree_size)
+        v2size0=$(stk_v2_size)
         pub0=$(stk_rekor_pub)
         if [ -s "$B_PY" ]; then
             py_idx=$("$PY" "$HERE/stack_bundle.py" info "$B_PY" 2>/dev/null | jq -r '.logIndex')
             py_body=$("$PY" "$HERE/stack_bundle.py" info "$B_PY" 2>/dev/null | jq -r '.canonicalizedBody')
         fi
     fi
-    # entry_still_there: the sigstore-python entry is served at its logIndex with the same body
+    # entry_still_there: the sigstore-python entry (in the Rekor v2 log: the signing config
+    # offers v2 and sigstore-python prefers it) is served at its logIndex with the same body
     stk_entry_check() {
         [ -n "$py_idx" ] || { echo "no sigstore-python bundle to look up; "; return; }
         local body
-        body=$("${CURL[@]}" "${STK_ENV[SIGSTACK_REKOR_URL]}/api/v1/log/entries?logIndex=$py_idx" 2>/dev/null | jq -r '.[].body' 2>/dev/null)
-        [ "$body" = "$py_body" ] || echo "entry $py_idx body '${body:0:60}...' != the sigstore-python bundle's canonicalizedBody; "
+        body=$("$PY" "$HERE/stack_bundle.py" v2-entry "${STK_ENV[SIGSTACK_REKOR_V2_URL]}" "$py_idx" 2>&1)
+        [ "$body" = "$py_body" ] || echo "v2 entry $py_idx body '${body:0:60}...' != the sigstore-python bundle's canonicalizedBody; "
     }
     stk_same_state() { # what to compare after a restart; prints what differs
         local s1 s2 sz pb
         s1=$(stk_sha "${STK_ENV[SIGSTACK_TRUSTED_ROOT]}")
         s2=$(stk_sha "${STK_ENV[SIGSTACK_TUF_ROOT_JSON]}")
         sz=$(stk_tree_size)
+        local v2sz
+        v2sz=$(stk_v2_size)
         pb=$(stk_rekor_pub)
         [ "$s1" = "$sha_tr" ] || echo "trusted_root.json sha256 $sha_tr -> $s1; "
         [ "$s2" = "$sha_root" ] || echo "1.root.json sha256 $sha_root -> $s2; "
         [[ $sz =~ ^[0-9]+$ && $size0 =~ ^[0-9]+$ ]] && [ "$sz" -ge "$size0" ] || echo "rekor treeSize $size0 -> '$sz'; "
+        [[ $v2sz =~ ^[0-9]+$ && $v2size0 =~ ^[0-9]+$ ]] && [ "$v2sz" -ge "$v2size0" ] || echo "rekor v2 size $v2size0 -> '$v2sz'; "
         [ -n "$pb" ] && [ "$pb" = "$pub0" ] || echo "rekor /api/v1/log/publicKey changed (or unreachable); "
         stk_entry_check
         echo "$sz" >"$S/last-size"
@@ -1058,10 +1087,10 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
         fi
         check "$name" "$([ -z "$bad" ] && echo 0 || echo 1)" "$bad stderr: $(tail -c 600 "$S/up3.err" 2>/dev/null); rekor log: $(tail -c 400 "$STK_STATE/logs/rekor-server.log" 2>/dev/null)"
     fi
-    name="stack: after the rekor restart: cosign sign-blob + verify-blob (unchanged trusted root), the log grows by one"
+    name="stack: after the rekor restart: cosign sign-blob + verify-blob (unchanged trusted root), the Rekor v2 log grows by one"
     if stk_need "$name" up cosign; then
         local sz1 sz2
-        sz1=$(stk_tree_size)
+        sz1=$(stk_v2_size)
         printf 'sigstack after-restart artifact %s\n' "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" >"$S/artifact-restart.txt"
         stk_token_file "$S/cosign-token" "$(stk_dev_token "$ID_COS")"
         stk_cos files cos-sign-r sign-blob --yes --identity-token "$S/cosign-token" \
@@ -1070,9 +1099,9 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
         rc=$?
         stk_verify cosign cos-verify-r "$S/restart.sigstore.json" "$S/artifact-restart.txt" "$ID_COS" "$ISS"
         st=$?
-        sz2=$(stk_tree_size)
+        sz2=$(stk_v2_size)
         check "$name" "$([ "$rc" -eq 0 ] && [ "$st" -eq 0 ] && [[ $sz1 =~ ^[0-9]+$ ]] && [ "$sz2" = $((sz1 + 1)) ] && echo 0 || echo 1)" \
-            "sign $(stk_out cos-sign-r "$rc" 500); verify $(stk_out cos-verify-r "$st" 500); treeSize $sz1 -> $sz2"
+            "sign $(stk_out cos-sign-r "$rc" 500); verify $(stk_out cos-verify-r "$st" 500); v2 size $sz1 -> $sz2"
     fi
 
     name="stack: scripts/up.sh on a 2nd state dir whose rekor port is taken (python3 -m http.server): exit != 0, names the port, creates no keys"

@@ -8,6 +8,9 @@
       stays well-formed, so a verifier must refuse it on cryptographic grounds.
   stack_bundle.py info BUNDLE.json
       One JSON line: {logIndex, canonicalizedBody, mediaType, material} of the first tlog entry.
+  stack_bundle.py v2-entry LOG-URL INDEX
+      The base64 body of entry INDEX of a Rekor v2 (tlog-tiles) log, read from its entry
+      bundle tile (<LOG-URL>/tile/entries/<N>[.p/<W>], width from <LOG-URL>/checkpoint).
   stack_bundle.py claims JWT
       The (unverified) JSON payload of a JWT, and its header under "_header".
 """
@@ -51,6 +54,36 @@ def info(path):
     }))
 
 
+def tile_path(n):
+    groups = [f"{n % 1000:03d}"]
+    n //= 1000
+    while n:
+        groups.append(f"x{n % 1000:03d}")
+        n //= 1000
+    return "/".join(reversed(groups))
+
+
+def v2_entry(url, index):
+    import urllib.request
+    index = int(index)
+    size = int(urllib.request.urlopen(f"{url}/checkpoint").read().decode().split("\n")[1])
+    if index >= size:
+        sys.exit(f"index {index} is beyond the tree size {size}")
+    n = index // 256
+    width = min(256, size - n * 256)
+    path = f"{url}/tile/entries/{tile_path(n)}" + ("" if width == 256 else f".p/{width}")
+    data = urllib.request.urlopen(path).read()
+    pos, i = 0, n * 256
+    while pos < len(data):
+        ln = int.from_bytes(data[pos:pos + 2], "big")
+        body = data[pos + 2:pos + 2 + ln]
+        if i == index:
+            print(base64.b64encode(body).decode())
+            return
+        pos, i = pos + 2 + ln, i + 1
+    sys.exit(f"entry {index} not in {path}")
+
+
 def b64url(s):
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
@@ -72,6 +105,8 @@ def main():
         tamper(*args)
     elif cmd == "info" and len(args) == 1:
         info(*args)
+    elif cmd == "v2-entry" and len(args) == 2:
+        v2_entry(*args)
     elif cmd == "claims" and len(args) == 1:
         claims(*args)
     else:
