@@ -77,11 +77,27 @@ pub struct HashedRekordRequest {
     pub signature: Signature,
 }
 
+/// A validated `dsseRequestV002` (deprecated upstream and dropped from
+/// rekor-tiles 2.3, but still what Go cosign 3.0 and sigstore-js 5 send for
+/// DSSE): the envelope's payload, and each signature with the verifier that
+/// verified it, sorted by the raw signature bytes as rekor-tiles sorted them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DsseRequest {
+    pub payload: Vec<u8>,
+    pub payload_type: String,
+    pub signatures: Vec<Signature>,
+}
+
 /// What a create request asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreateRequest {
     HashedRekord(HashedRekordRequest),
+    Dsse(DsseRequest),
 }
+
+/// rekor-tiles' DSSE limits.
+const MAX_DSSE_VERIFIERS: usize = 10;
+const MAX_DSSE_SIGNATURES: usize = 10;
 
 fn details_name(d: PublicKeyDetails) -> String {
     serde_json::to_value(d)
@@ -234,31 +250,14 @@ fn parse_signature(v: &Value) -> Result<Signature, String> {
         .map(|c| pj_bytes(c, "signature.content"))
         .transpose()?
         .unwrap_or_default();
-    let verifier = f[1].ok_or("signature.verifier is required")?;
-    let vf = fields(
-        verifier,
-        "verifier",
-        &[
-            ("publicKey", "public_key"),
-            ("x509Certificate", "x509_certificate"),
-            ("keyDetails", "key_details"),
-        ],
-    )?;
-    let raw = |v: &Value, what: &str| -> Result<Vec<u8>, String> {
-        let f = fields(v, what, &[("rawBytes", "raw_bytes")])?;
-        f[0].map(|b| pj_bytes(b, what))
-            .transpose()
-            .map(Option::unwrap_or_default)
-    };
-    let verifier = match (vf[0], vf[1]) {
-        (Some(k), None) => Verifier::PublicKey(raw(k, "publicKey.rawBytes")?),
-        (None, Some(c)) => Verifier::Certificate(raw(c, "x509Certificate.rawBytes")?),
-        _ => return Err("the verifier needs exactly one of publicKey or x509Certificate".into()),
+    let (verifier, key_details) = match f[1] {
+        Some(v) => parse_verifier(v)?,
+        None => return Err("signature.verifier is required".into()),
     };
     Ok(Signature {
         content,
         verifier,
-        key_details: pj_details(vf[2])?,
+        key_details,
     })
 }
 
@@ -280,13 +279,151 @@ pub fn parse_create_request(body: &[u8]) -> Result<CreateRequest, EntryError> {
     .map_err(EntryError::Malformed)?;
     match (top[0], top[1]) {
         (Some(h), None) => parse_hashedrekord(h).map(CreateRequest::HashedRekord),
-        (None, Some(_)) => Err(EntryError::Dsse(
-            "DSSE entries are not accepted (rekor-tiles dropped them): log a hashedrekord over the SHA-256 of the PAE".into(),
-        )),
+        (None, Some(d)) => parse_dsse(d).map(CreateRequest::Dsse),
         _ => Err(EntryError::Malformed(
             "exactly one of hashedRekordRequestV002 or dsseRequestV002 is required".into(),
         )),
     }
+}
+
+fn parse_verifier(v: &Value) -> Result<(Verifier, PublicKeyDetails), String> {
+    let vf = fields(
+        v,
+        "verifier",
+        &[
+            ("publicKey", "public_key"),
+            ("x509Certificate", "x509_certificate"),
+            ("keyDetails", "key_details"),
+        ],
+    )?;
+    let raw = |v: &Value, what: &str| -> Result<Vec<u8>, String> {
+        let f = fields(v, what, &[("rawBytes", "raw_bytes")])?;
+        f[0].map(|b| pj_bytes(b, what))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
+    let verifier = match (vf[0], vf[1]) {
+        (Some(k), None) => Verifier::PublicKey(raw(k, "publicKey.rawBytes")?),
+        (None, Some(c)) => Verifier::Certificate(raw(c, "x509Certificate.rawBytes")?),
+        _ => return Err("the verifier needs exactly one of publicKey or x509Certificate".into()),
+    };
+    match &verifier {
+        Verifier::PublicKey(b) | Verifier::Certificate(b) if b.is_empty() => {
+            return Err("missing verifier".into())
+        }
+        _ => {}
+    }
+    Ok((verifier, pj_details(vf[2])?))
+}
+
+fn parse_dsse(v: &Value) -> Result<DsseRequest, EntryError> {
+    let bad = EntryError::Dsse;
+    let f = fields(
+        v,
+        "dsseRequestV002",
+        &[("envelope", "envelope"), ("verifiers", "verifiers")],
+    )
+    .map_err(EntryError::Malformed)?;
+    let env = f[0].ok_or_else(|| bad("missing envelope".into()))?;
+    let ef = fields(
+        env,
+        "envelope",
+        &[
+            ("payload", "payload"),
+            ("payloadType", "payload_type"),
+            ("signatures", "signatures"),
+        ],
+    )
+    .map_err(EntryError::Malformed)?;
+    let payload = ef[0]
+        .map(|p| pj_bytes(p, "envelope.payload"))
+        .transpose()
+        .map_err(EntryError::Malformed)?
+        .unwrap_or_default();
+    let payload_type = match ef[1] {
+        Some(Value::String(s)) => s.clone(),
+        None => String::new(),
+        Some(_) => return Err(EntryError::Malformed("payloadType must be a string".into())),
+    };
+    let mut sigs = Vec::new();
+    for s in ef[2].and_then(Value::as_array).into_iter().flatten() {
+        let sf = fields(
+            s,
+            "envelope signature",
+            &[("sig", "sig"), ("keyid", "keyid")],
+        )
+        .map_err(EntryError::Malformed)?;
+        let sig = sf[0]
+            .map(|b| pj_bytes(b, "signature.sig"))
+            .transpose()
+            .map_err(EntryError::Malformed)?
+            .unwrap_or_default();
+        if sig.is_empty() {
+            return Err(bad("envelope signature empty".into()));
+        }
+        sigs.push(sig);
+    }
+    let verifiers = f[1]
+        .and_then(Value::as_array)
+        .map(|a| a.iter().map(parse_verifier).collect::<Result<Vec<_>, _>>())
+        .transpose()
+        .map_err(EntryError::Malformed)?
+        .unwrap_or_default();
+    if verifiers.is_empty() {
+        return Err(bad("missing verifiers".into()));
+    }
+    if verifiers.len() > MAX_DSSE_VERIFIERS {
+        return Err(bad(format!(
+            "too many verifiers: {}, max allowed: {MAX_DSSE_VERIFIERS}",
+            verifiers.len()
+        )));
+    }
+    for (i, (a, _)) in verifiers.iter().enumerate() {
+        if verifiers[..i].iter().any(|(b, _)| b == a) {
+            return Err(bad("duplicate verifier".into()));
+        }
+    }
+    if sigs.is_empty() {
+        return Err(bad("envelope missing signatures".into()));
+    }
+    if sigs.len() > MAX_DSSE_SIGNATURES {
+        return Err(bad(format!(
+            "too many signatures: {}, max allowed: {MAX_DSSE_SIGNATURES}",
+            sigs.len()
+        )));
+    }
+    // Every verifier's algorithm is checked before any signature, then each
+    // signature must verify over the PAE with some verifier.
+    let keys = verifiers
+        .iter()
+        .map(|(v, d)| {
+            let k = v.public_key()?;
+            let h = hash_for(&k, *d)?;
+            Ok((k, h))
+        })
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(bad)?;
+    let pae = crate::verify::pae(&payload_type, &payload);
+    let mut signatures = Vec::new();
+    for sig in &sigs {
+        let found = keys
+            .iter()
+            .position(|(k, h)| k.verify_prehash(*h, &h.digest(&pae), sig).is_ok())
+            .ok_or_else(|| bad("all signatures must have a key that verifies it".into()))?;
+        let (verifier, details) = &verifiers[found];
+        signatures.push(Signature {
+            content: sig.clone(),
+            verifier: verifier.clone(),
+            key_details: *details,
+        });
+    }
+    signatures.sort_by(|a, b| a.content.cmp(&b.content));
+    signatures.dedup_by(|a, b| a.content == b.content);
+    Ok(DsseRequest {
+        payload,
+        payload_type,
+        signatures,
+    })
 }
 
 fn parse_hashedrekord(v: &Value) -> Result<HashedRekordRequest, EntryError> {
@@ -316,12 +453,6 @@ fn validate_hashedrekord(req: &HashedRekordRequest) -> Result<(), String> {
     }
     if req.digest.is_empty() {
         return Err("missing digest".into());
-    }
-    match &s.verifier {
-        Verifier::PublicKey(b) | Verifier::Certificate(b) if b.is_empty() => {
-            return Err("missing verifier".into())
-        }
-        _ => {}
     }
     let key = s.verifier.public_key()?;
     let hash = hash_for(&key, s.key_details)?;
@@ -354,6 +485,33 @@ pub fn hashedrekord_body(req: &HashedRekordRequest) -> Result<Vec<u8>, String> {
                 "content": STANDARD.encode(&req.signature.content),
                 "verifier": req.signature.verifier.to_json(req.signature.key_details),
             },
+        }},
+    });
+    crate::jcs::canonicalize(&v).map_err(|e| e.to_string())
+}
+
+/// The canonical body of a dsse 0.0.2 entry: the payload's SHA-256 and the
+/// signatures with their verifiers.
+pub fn dsse_body(req: &DsseRequest) -> Result<Vec<u8>, String> {
+    let sigs: Vec<Value> = req
+        .signatures
+        .iter()
+        .map(|s| {
+            json!({
+                "content": STANDARD.encode(&s.content),
+                "verifier": s.verifier.to_json(s.key_details),
+            })
+        })
+        .collect();
+    let v = json!({
+        "apiVersion": "0.0.2",
+        "kind": "dsse",
+        "spec": {"dsseV002": {
+            "payloadHash": {
+                "algorithm": "SHA2_256",
+                "digest": STANDARD.encode(HashAlgorithm::Sha256.digest(&req.payload)),
+            },
+            "signatures": sigs,
         }},
     });
     crate::jcs::canonicalize(&v).map_err(|e| e.to_string())

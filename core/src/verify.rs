@@ -742,6 +742,57 @@ fn check_body(
             }
             Ok(())
         }
+        // Rekor v2 DSSE (deprecated, still written by Go cosign 3.0): the
+        // payload hash, and the envelope's signature by this signer.
+        ("dsse", "0.0.2", SignedContent::Dsse { payload, .. }) => {
+            let want = STANDARD.encode(Sha256::digest(payload));
+            let logged = spec
+                .pointer("/dsseV002/payloadHash/digest")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if spec
+                .pointer("/dsseV002/payloadHash/algorithm")
+                .and_then(Value::as_str)
+                != Some("SHA2_256")
+                || logged != want
+            {
+                return Err("the logged payload hash is not the envelope payload's".into());
+            }
+            let sig = content.signature();
+            let sigs = spec
+                .pointer("/dsseV002/signatures")
+                .and_then(Value::as_array)
+                .ok_or("the body has no signatures")?;
+            let raw = |v: Option<&Value>| {
+                v.and_then(Value::as_str)
+                    .and_then(|s| STANDARD.decode(s).ok())
+            };
+            let found = sigs.iter().any(|s| {
+                if raw(s.get("content")).as_deref() != Some(sig) {
+                    return false;
+                }
+                let v = s.get("verifier");
+                match (
+                    raw(v.and_then(|v| v.pointer("/x509Certificate/rawBytes"))),
+                    raw(v.and_then(|v| v.pointer("/publicKey/rawBytes"))),
+                ) {
+                    (Some(cert), None) => {
+                        matches!(signer, Signer::Certificate { der, .. } if *der == cert)
+                            || matches!(signer, Signer::Key(k) if keys::parse_certificate_der(&cert)
+                            .and_then(|c| keys::certificate_public_key(&c))
+                            .is_ok_and(|p| p == *k))
+                    }
+                    (None, Some(spki)) => {
+                        PublicKey::from_spki_der(&spki).is_ok_and(|p| p == *signer.key())
+                    }
+                    _ => false,
+                }
+            });
+            if !found {
+                return Err("the logged signatures do not include the envelope's".into());
+            }
+            Ok(())
+        }
         ("hashedrekord", "0.0.1", SignedContent::Message { digest, signature }) => {
             let sig = b64(spec.pointer("/signature/content"), "signature")?;
             if sig != *signature {

@@ -301,7 +301,8 @@ async fn create_entry_v2(State(svc): State<Arc<Service>>, body: Body) -> Respons
     };
     match log.create(&bytes).await {
         Ok(entry) => {
-            svc.metrics().outcome("v2-hashedrekord", "added");
+            let kind = entry["kindVersion"]["kind"].as_str().unwrap_or("unknown");
+            svc.metrics().outcome(&format!("v2-{kind}"), "added");
             sigstack_http::json_response(StatusCode::CREATED, &entry)
         }
         Err(e) => {
@@ -316,7 +317,7 @@ async fn create_entry_v2(State(svc): State<Arc<Service>>, body: Body) -> Respons
                     (StatusCode::INTERNAL_SERVER_ERROR, 2, "error")
                 }
             };
-            svc.metrics().outcome("v2-hashedrekord", outcome);
+            svc.metrics().outcome("v2", outcome);
             let mut resp = v2_error(status, code, e.to_string());
             if let WriteError::Duplicate(i) = e {
                 if let Ok(v) = HeaderValue::from_str(&i.to_string()) {

@@ -203,13 +203,22 @@ impl TilesLog {
     /// strings) with an inclusion proof against the checkpoint that first
     /// covers the entry.
     pub async fn create(&self, body: &[u8]) -> Result<Value, WriteError> {
-        let CreateRequest::HashedRekord(req) = rekor_v2::parse_create_request(body)?;
-        let leaf = rekor_v2::hashedrekord_body(&req)
-            .map_err(|e| EntryError::HashedRekord(e.to_string()))?;
+        let (kind, leaf, search_keys) = match rekor_v2::parse_create_request(body)? {
+            CreateRequest::HashedRekord(req) => (
+                "hashedrekord",
+                rekor_v2::hashedrekord_body(&req)
+                    .map_err(|e| EntryError::HashedRekord(e.to_string()))?,
+                hashedrekord_search_keys(&req),
+            ),
+            CreateRequest::Dsse(req) => (
+                "dsse",
+                rekor_v2::dsse_body(&req).map_err(EntryError::Dsse)?,
+                dsse_search_keys(&req),
+            ),
+        };
         if leaf.len() > MAX_ENTRY_BYTES {
             return Err(WriteError::TooLarge(leaf.len()));
         }
-        let search_keys = search_keys(&req);
         let leaf_hash = hash_leaf(&leaf);
         let appended = self
             .log
@@ -231,14 +240,21 @@ impl TilesLog {
             .log
             .inclusion_proof(index, head.size)
             .map_err(|e| WriteError::Internal(e.to_string()))?;
-        Ok(self.entry_json(index, &leaf, &head, &proof))
+        Ok(self.entry_json(kind, index, &leaf, &head, &proof))
     }
 
-    fn entry_json(&self, index: u64, leaf: &[u8], head: &Head, proof: &[Hash]) -> Value {
+    fn entry_json(
+        &self,
+        kind: &str,
+        index: u64,
+        leaf: &[u8],
+        head: &Head,
+        proof: &[Hash],
+    ) -> Value {
         json!({
             "logIndex": index.to_string(),
             "logId": {"keyId": STANDARD.encode(self.key.key_id)},
-            "kindVersion": {"kind": "hashedrekord", "version": "0.0.2"},
+            "kindVersion": {"kind": kind, "version": "0.0.2"},
             "integratedTime": "0",
             "inclusionPromise": null,
             "inclusionProof": {
@@ -306,9 +322,9 @@ impl TilesLog {
     }
 }
 
-/// The v1 search index's keys for a v2 entry: the artifact digest, the
-/// verifier's PEM hash, and a certificate's identities.
-fn search_keys(req: &rekor_v2::HashedRekordRequest) -> Vec<Vec<u8>> {
+/// The v1 search index's keys for a v2 entry: the artifact (or payload)
+/// digest, each verifier's PEM hash, and certificates' identities.
+fn hashedrekord_search_keys(req: &rekor_v2::HashedRekordRequest) -> Vec<Vec<u8>> {
     let mut keys = Vec::new();
     let alg = req
         .signature
@@ -319,11 +335,26 @@ fn search_keys(req: &rekor_v2::HashedRekordRequest) -> Vec<Vec<u8>> {
     if let Some(a) = alg {
         keys.push(format!("{}:{}", a.rekor_name(), hex::encode(&req.digest)).into_bytes());
     }
-    let pem = match &req.signature.verifier {
+    verifier_keys(&req.signature.verifier, &mut keys);
+    keys
+}
+
+fn dsse_search_keys(req: &rekor_v2::DsseRequest) -> Vec<Vec<u8>> {
+    use sha2::Digest;
+    let mut keys =
+        vec![format!("sha256:{}", hex::encode(sha2::Sha256::digest(&req.payload))).into_bytes()];
+    for s in &req.signatures {
+        verifier_keys(&s.verifier, &mut keys);
+    }
+    keys
+}
+
+fn verifier_keys(v: &Verifier, keys: &mut Vec<Vec<u8>>) {
+    use sha2::Digest;
+    let pem = match v {
         Verifier::PublicKey(d) => sigstack_core::pem::encode("PUBLIC KEY", d),
         Verifier::Certificate(d) => sigstack_core::pem::encode("CERTIFICATE", d),
     };
-    use sha2::Digest;
     keys.push(
         format!(
             "sha256:{}",
@@ -331,7 +362,7 @@ fn search_keys(req: &rekor_v2::HashedRekordRequest) -> Vec<Vec<u8>> {
         )
         .into_bytes(),
     );
-    if let Verifier::Certificate(d) = &req.signature.verifier {
+    if let Verifier::Certificate(d) = v {
         if let Ok(c) = sigstack_core::keys::parse_certificate_der(d) {
             keys.extend(
                 crate::types::subject_alt_names(&c)
@@ -340,7 +371,6 @@ fn search_keys(req: &rekor_v2::HashedRekordRequest) -> Vec<Vec<u8>> {
             );
         }
     }
-    keys
 }
 
 fn pin(store: &dyn Store, name: &str, want: &[u8], what: &str) -> Result<(), ServiceError> {

@@ -79,7 +79,10 @@ fn requests_parse_in_both_spellings_and_validate() {
         .unwrap();
     let camel = request_json(&key, &digest, &sig, "PKIX_ECDSA_P256_SHA_256");
     let CreateRequest::HashedRekord(r) =
-        parse_create_request(camel.to_string().as_bytes()).unwrap();
+        parse_create_request(camel.to_string().as_bytes()).unwrap()
+    else {
+        panic!("hashedrekord")
+    };
     assert_eq!(r.digest, digest);
     let body = hashedrekord_body(&r).unwrap();
     let text = String::from_utf8(body).unwrap();
@@ -98,7 +101,10 @@ fn requests_parse_in_both_spellings_and_validate() {
             "public_key": {"raw_bytes": STANDARD.encode(key.public_key().to_spki_der())},
             "key_details": 5}}}});
     let CreateRequest::HashedRekord(r2) =
-        parse_create_request(snake.to_string().as_bytes()).unwrap();
+        parse_create_request(snake.to_string().as_bytes()).unwrap()
+    else {
+        panic!("hashedrekord")
+    };
     assert_eq!(r2, r);
 }
 
@@ -156,4 +162,79 @@ fn bad_requests_are_refused() {
         err(request_json(&ed, &digest, &sig, "PKIX_ED25519")),
         EntryError::HashedRekord(m) if m.contains("PKIX_ED25519_PH")
     ));
+}
+
+#[test]
+fn dsse_requests_parse_verify_and_encode() {
+    let key = SigningKey::generate_p256();
+    let other = SigningKey::generate_p256();
+    let payload = br#"{"_type":"https://in-toto.io/Statement/v1"}"#;
+    let pae = crate::verify::pae("application/vnd.in-toto+json", payload);
+    let sig = key.sign(&pae);
+    let verifier = |k: &SigningKey| {
+        json!({
+        "publicKey": {"rawBytes": STANDARD.encode(k.public_key().to_spki_der())},
+        "keyDetails": "PKIX_ECDSA_P256_SHA_256"})
+    };
+    let req = |sigs: Vec<Vec<u8>>, verifiers: Vec<Value>| {
+        json!({"dsseRequestV002": {
+        "envelope": {"payload": STANDARD.encode(payload), "payloadType": "application/vnd.in-toto+json",
+            "signatures": sigs.iter().map(|s| json!({"sig": STANDARD.encode(s), "keyid": ""})).collect::<Vec<_>>()},
+        "verifiers": verifiers}})
+    };
+    // The second verifier is the one that verifies.
+    let CreateRequest::Dsse(d) = parse_create_request(
+        req(vec![sig.clone()], vec![verifier(&other), verifier(&key)])
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap() else {
+        panic!("dsse")
+    };
+    assert_eq!(d.signatures.len(), 1);
+    assert_eq!(
+        d.signatures[0].verifier,
+        Verifier::PublicKey(key.public_key().to_spki_der())
+    );
+    let body = String::from_utf8(dsse_body(&d).unwrap()).unwrap();
+    let want_hash = STANDARD.encode(HashAlgorithm::Sha256.digest(payload));
+    assert!(body.starts_with(&format!(
+        r#"{{"apiVersion":"0.0.2","kind":"dsse","spec":{{"dsseV002":{{"payloadHash":{{"algorithm":"SHA2_256","digest":"{want_hash}"}},"signatures":[{{"content":""#
+    )), "{body}");
+    // Two signers: sorted by raw signature bytes.
+    let sig2 = other.sign(&pae);
+    let CreateRequest::Dsse(two) = parse_create_request(
+        req(
+            vec![sig.clone(), sig2.clone()],
+            vec![verifier(&key), verifier(&other)],
+        )
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap() else {
+        panic!("dsse")
+    };
+    let mut want = vec![sig.clone(), sig2.clone()];
+    want.sort();
+    assert_eq!(
+        two.signatures
+            .iter()
+            .map(|s| s.content.clone())
+            .collect::<Vec<_>>(),
+        want
+    );
+    // Refusals: a signature no verifier verifies, duplicates, none.
+    let err = |v: Value| parse_create_request(v.to_string().as_bytes()).unwrap_err();
+    assert!(
+        matches!(err(req(vec![sig2.clone()], vec![verifier(&key)])), EntryError::Dsse(m) if m.contains("verifies"))
+    );
+    assert!(
+        matches!(err(req(vec![sig.clone()], vec![verifier(&key), verifier(&key)])), EntryError::Dsse(m) if m.contains("duplicate"))
+    );
+    assert!(
+        matches!(err(req(vec![], vec![verifier(&key)])), EntryError::Dsse(m) if m.contains("missing signatures"))
+    );
+    assert!(
+        matches!(err(req(vec![sig.clone()], vec![])), EntryError::Dsse(m) if m.contains("missing verifiers"))
+    );
 }
