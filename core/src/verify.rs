@@ -736,9 +736,28 @@ fn check_body(
                 },
             })?;
             if want != entry.canonicalized_body {
-                return Err(
-                    "the logged entry is not this bundle's signature, signer and digest".into(),
-                );
+                // Name the part that differs, as for v1 entries.
+                let logged = spec.get("hashedRekordV002");
+                let field = |p: &str| logged.and_then(|l| l.pointer(p)).and_then(Value::as_str);
+                let rebuilt: Value = serde_json::from_slice(&want).unwrap_or_default();
+                let ours = |p: &str| {
+                    rebuilt
+                        .pointer(&format!("/spec/hashedRekordV002{p}"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                };
+                let differs = |p: &str| field(p).map(str::to_owned) != ours(p);
+                return Err(if differs("/signature/content") {
+                    "the logged signature is not the bundle's".into()
+                } else if differs("/signature/verifier/x509Certificate/rawBytes")
+                    || differs("/signature/verifier/publicKey/rawBytes")
+                {
+                    "the logged key or certificate is not the bundle's".into()
+                } else if differs("/data/digest") {
+                    "the logged digest is not the bundle's message digest".into()
+                } else {
+                    "the logged entry is not this bundle's signature, signer and digest".into()
+                });
             }
             Ok(())
         }

@@ -144,9 +144,15 @@ fn services(a: &SigningFlags) -> Result<Services> {
             fulcio: select_service(&sc.ca_urls, &[1], now).map(|s| s.url.clone()),
             // The highest API version any valid service offers, as Go cosign
             // (sign.RekorAPIVersions = [1, 2]) and sigstore-python choose.
-            rekor: select_service(&sc.rekor_tlog_urls, &[2], now)
-                .or_else(|| select_service(&sc.rekor_tlog_urls, &[1], now))
-                .map(|s| (s.url.clone(), s.major_api_version)),
+            // The legacy formats (--new-bundle-format=false: the Rekor bundle
+            // annotation, the old bundle file) exist only for v1 entries.
+            rekor: if a.new_bundle_format {
+                select_service(&sc.rekor_tlog_urls, &[2], now)
+            } else {
+                None
+            }
+            .or_else(|| select_service(&sc.rekor_tlog_urls, &[1], now))
+            .map(|s| (s.url.clone(), s.major_api_version)),
             oidc: select_service(&sc.oidc_urls, &[1], now).map(|s| s.url.clone()),
             // tsaConfig ANY (the only selector the publishers write): one TSA.
             tsa: select_service(&sc.tsa_urls, &[1], now).map(|s| s.url.clone()),

@@ -794,7 +794,7 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
     # Trust documents made by our `trusted-root create` / `signing-config create` from the
     # stack's public material: Go cosign signs with that signing config and verifies with that
     # root (its own bundle and ours), and ours verifies Go's.
-    name="stack: our trusted-root create + signing-config create from the stack's keys; cosign $COSIGN_VERSION signs and verifies with them"
+    name="stack: our trusted-root create + signing-config create from the stack's keys (Rekor v1 and v2, TSA); cosign $COSIGN_VERSION signs and verifies with them"
     if stk_need "$name" up ours cosign "file:$B_OURS:bundle from our cosign sign-blob case"; then
         local TC="$S/created" t1 t2 t3 t4 t5
         mkdir -p "$TC"
@@ -802,11 +802,15 @@ http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
         stk_ours tc-root trusted-root create --out "$TC/trusted_root.json" \
             --fulcio "url=${STK_ENV[SIGSTACK_FULCIO_URL]},certificate-chain=$STK_STATE/fulcio/ca/chain.pem" \
             --rekor "url=${STK_ENV[SIGSTACK_REKOR_URL]},public-key=$TC/rekor.pub,start-time=2020-01-01T00:00:00Z" \
-            --ctfe "url=${STK_ENV[SIGSTACK_CTLOG_URL]},public-key=$STK_STATE/ctlog/ctlog.pub.pem,start-time=2020-01-01T00:00:00Z"
+            --rekor "url=${STK_ENV[SIGSTACK_REKOR_V2_URL]},public-key=$STK_STATE/rekor/v2/log.pub.pem,start-time=2020-01-01T00:00:00Z,origin=127.0.0.1" \
+            --ctfe "url=${STK_ENV[SIGSTACK_CTLOG_URL]},public-key=$STK_STATE/ctlog/ctlog.pub.pem,start-time=2020-01-01T00:00:00Z" \
+            --tsa "url=${STK_ENV[SIGSTACK_TSA_URL]},certificate-chain=$STK_STATE/tsa/chain.pem"
         t1=$?
         stk_ours tc-sc signing-config create --out "$TC/signing_config.json" \
             --fulcio "url=${STK_ENV[SIGSTACK_FULCIO_URL]},api-version=1,start-time=2020-01-01T00:00:00Z,operator=interop" \
+            --rekor "url=${STK_ENV[SIGSTACK_REKOR_V2_URL]},api-version=2,start-time=2020-01-01T00:00:00Z,operator=interop" \
             --rekor "url=${STK_ENV[SIGSTACK_REKOR_URL]},api-version=1,start-time=2020-01-01T00:00:00Z,operator=interop" \
+            --tsa "url=${STK_ENV[SIGSTACK_TSA_URL]},api-version=1,start-time=2020-01-01T00:00:00Z,operator=interop" \
             --oidc-provider "url=$ISS,api-version=1,start-time=2020-01-01T00:00:00Z,operator=interop"
         t2=$?
         stk_token_file "$S/cosign-tc-token" "$(stk_dev_token "$ID_COS")"

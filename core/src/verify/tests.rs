@@ -634,7 +634,7 @@ fn rfc3161_timestamps_from_the_staging_tsa_verify() {
             BundleContent::MessageSignature(m) => m.signature[5] ^= 1,
             BundleContent::DsseEnvelope(e) => e.signatures[0].sig[5] ^= 1,
         }
-        assert!(verify_bundle(
+        let err = verify_bundle(
             &other,
             &r,
             artifact,
@@ -642,9 +642,13 @@ fn rfc3161_timestamps_from_the_staging_tsa_verify() {
             &Options {
                 ignore_sct: true,
                 ..opts()
-            }
+            },
         )
-        .is_err());
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("the logged signature is not the bundle's"),
+            "{err}"
+        );
         // A tampered checkpoint signature.
         let mut cp = bv2.clone();
         let proof = cp.verification_material.tlog_entries[0]
