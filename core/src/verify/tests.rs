@@ -646,7 +646,8 @@ fn rfc3161_timestamps_from_the_staging_tsa_verify() {
         )
         .unwrap_err();
         assert!(
-            err.to_string().contains("the logged signature is not the bundle's"),
+            err.to_string()
+                .contains("the logged signature is not the bundle's"),
             "{err}"
         );
         // A tampered checkpoint signature.

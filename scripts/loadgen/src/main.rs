@@ -131,6 +131,10 @@ struct WriteArgs {
     /// Threads for pre-generation (default: all cores).
     #[arg(long)]
     gen_threads: Option<usize>,
+    /// Rekor API: 1 (hashedrekord 0.0.1 to /api/v1/log/entries) or 2
+    /// (hashedRekordRequestV002 to <url>/api/v2/log/entries; give the v2 log's URL).
+    #[arg(long, default_value_t = 1)]
+    api: u8,
 }
 
 #[derive(Args)]
@@ -264,7 +268,11 @@ fn rekor_write(a: WriteArgs) -> anyhow::Result<bool> {
         Mode::Open { .. } => mode.scheduled() as usize,
         _ => (a.max_rate * secs).ceil() as usize,
     });
-    let workload: Arc<dyn Workload> = Arc::new(RekorWrite::new("rekor-write", &target, a.signer));
+    let workload: Arc<dyn Workload> = match a.api {
+        1 => Arc::new(RekorWrite::new("rekor-write", &target, a.signer)),
+        2 => Arc::new(rekor::RekorWriteV2::new(&target, a.signer)),
+        other => bail!("--api {other}: use 1 or 2"),
+    };
     let threads = a.gen_threads.unwrap_or_else(all_cores);
     eprintln!(
         "generating {n} hashedrekord entries on {threads} thread(s) ({:?} signer)...",
