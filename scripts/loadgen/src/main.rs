@@ -15,6 +15,7 @@ mod rekor;
 mod report;
 mod runner;
 mod stats;
+mod tsa;
 mod util;
 mod workload;
 
@@ -57,6 +58,25 @@ enum Cmd {
     /// POST /api/v2/signingCert (token in the body, publicKeyRequest), with a built-in
     /// OIDC issuer: start Fulcio with that issuer configured (see --oidc-listen).
     FulcioIssue(IssueArgs),
+    /// POST /api/v1/timestamp (JSON form, certificates requested) to a TSA.
+    TsaStamp(StampArgs),
+}
+
+#[derive(Args)]
+struct StampArgs {
+    #[command(flatten)]
+    common: Common,
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Open loop at this many requests per second (default: closed loop).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Parse every reply and check that it stamps the requested digest.
+    #[arg(long)]
+    verify: bool,
+    /// Closed loop: pre-generate enough requests for this many per second.
+    #[arg(long, default_value_t = 20_000.0)]
+    max_rate: f64,
 }
 
 #[derive(Args)]
@@ -247,7 +267,45 @@ fn real_main(cli: Cli) -> anyhow::Result<bool> {
         Cmd::RekorRead(a) => rekor_read(a),
         Cmd::RekorFill(a) => rekor_fill(a),
         Cmd::FulcioIssue(a) => fulcio_issue(a),
+        Cmd::TsaStamp(a) => tsa_stamp(a),
     }
+}
+
+fn tsa_stamp(a: StampArgs) -> anyhow::Result<bool> {
+    let c = &a.common;
+    let target = Target::parse(&c.url)?;
+    let mode = match a.rate {
+        Some(rate) if rate > 0.0 => Mode::Open {
+            rate,
+            duration: a.duration,
+        },
+        Some(_) => bail!("--rate must be positive"),
+        None => Mode::Closed {
+            duration: a.duration,
+        },
+    };
+    let n = match mode {
+        Mode::Open { .. } => mode.scheduled() as usize,
+        _ => (a.max_rate * a.duration.as_secs_f64()).ceil() as usize,
+    };
+    let workload: Arc<dyn Workload> = Arc::new(tsa::TsaStamp::new(&target));
+    let items = workload::pregenerate(&workload, n, all_cores());
+    let source = Arc::new(Source::Pool {
+        items,
+        next: AtomicUsize::new(0),
+    });
+    let rt = runtime(c.client_threads)?;
+    let cfg = RunConfig {
+        connections: c.connections,
+        mode,
+        verify: a.verify,
+        timeout: c.timeout,
+        record_latency: true,
+        progress: Progress::Interval(Duration::from_secs(10)),
+        expected: n,
+    };
+    let report = measured_run(&rt, c, workload, source, cfg)?;
+    Ok(emit(&report, c.json))
 }
 
 fn rekor_write(a: WriteArgs) -> anyhow::Result<bool> {
