@@ -11,8 +11,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use common::*;
 use serde_json::Value;
+use sha2::Digest;
 use sigstack_core::keys::{PublicKey, SigningKey};
 use sigstack_core::merkle::{verify_consistency, Hash};
 
@@ -36,7 +39,7 @@ impl Server {
             .arg(data)
             .arg("--signing-key")
             .arg(key)
-            .args(["--tree-id", "77"])
+            .args(["--tree-id", "77", "--v2"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -92,6 +95,9 @@ async fn sigkill_loses_nothing_acknowledged_and_never_forks() {
     // entry ID -> index for every acknowledged (201) append.
     let acked: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
     let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    // The v2 log: (index, leaf hash) of every 201, and every checkpoint seen.
+    let v2_acked: Arc<Mutex<Vec<(u64, Hash)>>> = Arc::default();
+    let v2_seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
     // Everything acknowledged so far (new acks move here once verified) and
     // the last verified head: consistency is transitive, so checking each
     // new checkpoint against the current head, and the previous head against
@@ -126,6 +132,12 @@ async fn sigkill_loses_nothing_acknowledged_and_never_forks() {
             log_key = Some(PublicKey::from_pem(&pem).unwrap());
         }
         let key = log_key.clone().unwrap();
+        // The v2 key the server generated on its first start.
+        let v2_key =
+            SigningKey::from_pem(&std::fs::read(data.join("v2/log-key.pem")).unwrap(), None)
+                .unwrap()
+                .public_key();
+        verify_v2(&c, &format!("{url}/v2"), &v2_key, &v2_acked, &v2_seen).await;
 
         // After a restart, before new load: everything acknowledged is there
         // and provable, and every checkpoint seen is consistent with now.
@@ -139,9 +151,58 @@ async fn sigkill_loses_nothing_acknowledged_and_never_forks() {
             t.elapsed()
         );
 
-        // Load: 8 writers (40 entries each at most) until the kill.
+        // Load: 8 writers (40 entries each at most) until the kill, and 2
+        // more writing to the v2 log.
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut writers = Vec::new();
+        for w in 0..2u64 {
+            let (c, url, v2_acked, v2_seen, stop) = (
+                c.clone(),
+                format!("{url}/v2"),
+                v2_acked.clone(),
+                v2_seen.clone(),
+                stop.clone(),
+            );
+            let entries: Vec<Value> = (0..40)
+                .map(|i| v2_request(&signer, format!("v2-r{round}-w{w}-{i}").as_bytes()))
+                .collect();
+            writers.push(tokio::spawn(async move {
+                for e in entries {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let Ok(r) = c
+                        .post(format!("{url}/api/v2/log/entries"))
+                        .json(&e)
+                        .send()
+                        .await
+                    else {
+                        break;
+                    };
+                    if r.status() != 201 {
+                        break;
+                    }
+                    let Ok(v) = r.json::<Value>().await else {
+                        break;
+                    };
+                    let num = |x: &Value| x.as_str().unwrap().parse::<u64>().unwrap();
+                    let body = STANDARD
+                        .decode(v["canonicalizedBody"].as_str().unwrap())
+                        .unwrap();
+                    let p = &v["inclusionProof"];
+                    let root: Hash = STANDARD
+                        .decode(p["rootHash"].as_str().unwrap())
+                        .unwrap()
+                        .try_into()
+                        .unwrap();
+                    v2_acked
+                        .lock()
+                        .unwrap()
+                        .push((num(&v["logIndex"]), sigstack_core::merkle::hash_leaf(&body)));
+                    v2_seen.lock().unwrap().push((num(&p["treeSize"]), root));
+                }
+            }));
+        }
         for w in 0..8u64 {
             let (c, url, acked, seen, stop, key) = (
                 c.clone(),
@@ -195,6 +256,11 @@ async fn sigkill_loses_nothing_acknowledged_and_never_forks() {
     wait_healthy(&c, &url).await;
     let key = log_key.unwrap();
     verify_state(&c, &url, &key, &acked, &seen, verified_head, &mut all_acked).await;
+    let v2_key = SigningKey::from_pem(&std::fs::read(data.join("v2/log-key.pem")).unwrap(), None)
+        .unwrap()
+        .public_key();
+    let v2_total = verify_v2(&c, &format!("{url}/v2"), &v2_key, &v2_acked, &v2_seen).await;
+    assert!(v2_total > rounds as u64, "too few v2 entries ({v2_total})");
     eprintln!("final restart verified at {:?}", started.elapsed());
     // Final pass: every acknowledged entry of every round, against the final head.
     let everything = Mutex::new(all_acked.clone());
@@ -215,7 +281,52 @@ async fn sigkill_loses_nothing_acknowledged_and_never_forks() {
         n > rounds,
         "load generated too few acknowledged entries ({n})"
     );
-    eprintln!("crash test: {rounds} SIGKILL rounds, {n} acknowledged entries, all present");
+    eprintln!(
+        "crash test: {rounds} SIGKILL rounds, {n} acknowledged v1 entries, all present; v2 log of {v2_total} entries, tiles = checkpoint"
+    );
+}
+
+fn v2_request(key: &SigningKey, artifact: &[u8]) -> Value {
+    let digest: [u8; 32] = sha2::Sha256::digest(artifact).into();
+    let sig = key.sign_prehash_sha256(&digest).unwrap();
+    serde_json::json!({"hashedRekordRequestV002": {
+        "digest": STANDARD.encode(digest),
+        "signature": {"content": STANDARD.encode(sig), "verifier": {
+            "publicKey": {"rawBytes": STANDARD.encode(key.public_key().to_spki_der())},
+            "keyDetails": "PKIX_ECDSA_P256_SHA_256"}}}})
+}
+
+/// The v2 log after a restart: tiles and checkpoint agree (the root of the
+/// level-0 tiles is the signed root), every acknowledged entry's leaf is at
+/// its index, and every checkpoint handed out is a prefix of the tree now
+/// (so consistent with it). Returns the tree size.
+async fn verify_v2(
+    c: &reqwest::Client,
+    v2url: &str,
+    key: &PublicKey,
+    acked: &Mutex<Vec<(u64, Hash)>>,
+    seen: &Mutex<Vec<Seen>>,
+) -> u64 {
+    let (size, root, leaves) = v2_leaves(c, v2url, key, "127.0.0.1").await;
+    if size > 0 {
+        assert_eq!(root_of(&leaves), root, "tiles and checkpoint disagree");
+    }
+    for (index, leaf) in acked.lock().unwrap().iter() {
+        assert_eq!(
+            leaves.get(*index as usize),
+            Some(leaf),
+            "acknowledged v2 entry {index} lost"
+        );
+    }
+    for (s, r) in seen.lock().unwrap().iter() {
+        assert!(*s <= size, "v2 log shrank from {s} to {size}");
+        assert_eq!(
+            root_of(&leaves[..*s as usize]),
+            *r,
+            "v2 log forked below {s}"
+        );
+    }
+    size
 }
 
 /// Checks the entries and checkpoints collected since the last call (and

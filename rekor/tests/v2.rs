@@ -16,7 +16,7 @@ use rekor::service::Service;
 use rekor::v2::{tile_index_path, TilesKey, TilesOptions};
 use serde_json::{json, Value};
 use sigstack_core::keys::{HashAlgorithm, SigningKey};
-use sigstack_core::merkle::{hash_children, hash_leaf, Hash};
+use sigstack_core::merkle::{hash_leaf, Hash};
 use sigstack_core::note::SignedNote;
 use sigstack_core::trust::{Bundle, TrustedRoot};
 use sigstack_core::verify::{verify_bundle, Artifact, Options, SignerPolicy};
@@ -243,15 +243,7 @@ async fn entries_verify_and_tiles_rebuild_the_tree() {
     }
 }
 
-/// RFC 6962 root of a list of leaf hashes.
-fn root_of(leaves: &[Hash]) -> Hash {
-    if leaves.len() == 1 {
-        return leaves[0];
-    }
-    let k = leaves.len().next_power_of_two() / 2;
-    let k = if k == leaves.len() { k / 2 } else { k };
-    hash_children(&root_of(&leaves[..k]), &root_of(&leaves[k..]))
-}
+use common::root_of;
 
 async fn futures_join<F: std::future::Future<Output = Value> + Send + 'static>(
     futs: Vec<F>,

@@ -160,3 +160,70 @@ pub fn verify_entry(map: &Value, log_key: &PublicKey) -> (String, u64, u64, Hash
     log_key.verify_message(&payload, &set).expect("SET");
     (id.clone(), index, size, root)
 }
+
+/// RFC 6962 root of a list of leaf hashes (for checking tiles against a
+/// checkpoint).
+pub fn root_of(leaves: &[Hash]) -> Hash {
+    if leaves.len() == 1 {
+        return leaves[0];
+    }
+    let k = leaves.len().next_power_of_two() / 2;
+    let k = if k == leaves.len() { k / 2 } else { k };
+    sigstack_core::merkle::hash_children(&root_of(&leaves[..k]), &root_of(&leaves[k..]))
+}
+
+/// The leaf hashes of a Rekor v2 log from its level-0 tiles, and the size and
+/// root its checkpoint states (signature checked with `key` under `origin`).
+pub async fn v2_leaves(
+    c: &reqwest::Client,
+    v2url: &str,
+    key: &PublicKey,
+    origin: &str,
+) -> (u64, Hash, Vec<Hash>) {
+    let text = c
+        .get(format!("{v2url}/checkpoint"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let note = SignedNote::parse(&text).unwrap();
+    let sigstack_core::keys::PublicKey::Ed25519(k) = key else {
+        panic!("Ed25519 v2 key")
+    };
+    let hint = sigstack_core::note::key_hint(&sigstack_core::note::c2sp_ed25519_key_id(
+        origin,
+        k.as_bytes(),
+    ));
+    assert!(
+        note.signatures.iter().any(|s| s.key_hint == hint
+            && key
+                .verify_message(note.body.as_bytes(), &s.signature)
+                .is_ok()),
+        "the v2 checkpoint is not signed by the log key"
+    );
+    let cp = note.checkpoint().unwrap();
+    assert_eq!(cp.origin, origin);
+    let mut leaves = Vec::new();
+    let mut n = 0u64;
+    while (leaves.len() as u64) < cp.size {
+        let width = (cp.size - n * 256).min(256);
+        let path = format!(
+            "{v2url}/tile/0/{}{}",
+            rekor::v2::tile_index_path(n),
+            if width == 256 {
+                String::new()
+            } else {
+                format!(".p/{width}")
+            }
+        );
+        let r = c.get(&path).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let bytes = r.bytes().await.unwrap();
+        assert_eq!(bytes.len() as u64, width * 32, "{path}");
+        leaves.extend(bytes.chunks(32).map(|h| <Hash>::try_from(h).unwrap()));
+        n += 1;
+    }
+    (cp.size, cp.root_hash, leaves)
+}
